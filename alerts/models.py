@@ -1,0 +1,1 @@
+# Alert rules, alert events, channels and deliveries arrive with the alerts issue.

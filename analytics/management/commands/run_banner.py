@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from analytics.management.commands.seed_demo import DEMO_PASSWORD, DEMO_PROJECT, DEMO_USERNAME
+from analytics.storage import get_store
+
+
+class Command(BaseCommand):
+    help = "Print where Beacon is and how to log in (used by `make run`)."
+
+    def handle(self, *args, **options):
+        url = settings.PUBLIC_URL.rstrip("/")
+        lines = [
+            "",
+            "  Beacon is starting (web, Celery worker, Celery beat). Ctrl-C stops them all.",
+            f"  URL:          {url}/",
+            f"  Demo login:   {DEMO_USERNAME} / {DEMO_PASSWORD}",
+            f"  Demo project: {url}/projects/{DEMO_PROJECT}/",
+            f"  API keys:     {url}/admin/  (key management pages arrive with the accounts work; see README)",
+            f"  Health:       {url}/healthz   storage backend: {get_store().name}",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,79 @@
+"""Create (idempotently) the demo organization, user, project and a week of events."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.demo import generate
+from analytics.storage import get_store
+from projects.models import Environment, Membership, Organization, Project, Role
+
+DEMO_USERNAME = "demo"
+DEMO_EMAIL = "demo@beacon.local"
+DEMO_PASSWORD = "beacon-demo"
+DEMO_PROJECT = "demo-shop"
+
+
+class Command(BaseCommand):
+    help = "Create the demo organization, user and project with 7 days of realistic events (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=7)
+        parser.add_argument(
+            "--sessions-per-hour", type=int, default=150, help="Peak-ish sessions per hour in production."
+        )
+
+    def handle(self, *args, days: int, sessions_per_hour: int, **options):
+        project, environments = self.ensure_tenancy()
+        store = get_store()
+        store.maintain(timezone.now())
+        now = timezone.now()
+        written = 0
+        for environment, base, version in (
+            (environments["production"], sessions_per_hour, "1.5.0"),
+            (environments["staging"], max(1, sessions_per_hour // 20), "1.6.0-rc.1"),
+        ):
+            batch = []
+            for hour_records in generate(
+                project_id=project.id,
+                environment_id=environment.id,
+                end=now,
+                days=days,
+                base_per_hour=base,
+                users=2000,
+                app_version=version,
+            ):
+                batch.extend(hour_records)
+                if len(batch) >= 5000:
+                    written += store.insert_events(batch)
+                    batch = []
+            written += store.insert_events(batch)
+        buckets = store.refresh_rollups()
+        self.stdout.write(
+            f"demo: project {project.slug!r}, {written} new events written, {buckets} rollup buckets refreshed"
+        )
+
+    @transaction.atomic
+    def ensure_tenancy(self):
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"email": DEMO_EMAIL, "is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        organization, _ = Organization.objects.get_or_create(
+            slug="demo", defaults={"name": "Demo Outdoor Co."}
+        )
+        Membership.objects.get_or_create(organization=organization, user=user, defaults={"role": Role.OWNER})
+        project, _ = Project.objects.get_or_create(
+            slug=DEMO_PROJECT,
+            defaults={"organization": organization, "name": "Demo shop", "timezone": "Europe/Paris"},
+        )
+        environments = {}
+        for slug in ("production", "staging"):
+            environments[slug], _ = Environment.objects.get_or_create(
+                project=project, slug=slug, defaults={"name": slug.capitalize()}
+            )
+        return project, environments

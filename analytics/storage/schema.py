@@ -1,0 +1,43 @@
+"""DDL both backends share. Run once, by the event store's migration."""
+
+EVENTS_TABLE = """
+CREATE TABLE events (
+    time            timestamptz NOT NULL,
+    received_at     timestamptz NOT NULL,
+    project_id      bigint      NOT NULL,
+    environment_id  bigint      NOT NULL,
+    event           text        NOT NULL,
+    message_id      text        NOT NULL,
+    distinct_id     text,
+    person_id       uuid,
+    anonymous_id    text,
+    device_id       text,
+    session_id      text,
+    properties      jsonb       NOT NULL DEFAULT '{{}}',
+    context         jsonb       NOT NULL DEFAULT '{{}}',
+    plan_status     smallint    NOT NULL DEFAULT 0
+) {partitioning}
+"""
+
+# For the queries of DESIGN.md section 7: trends and live views by environment and time, trends and
+# funnel steps by event name, funnels and person timelines by distinct_id, session analysis.
+EVENTS_INDEXES = (
+    "CREATE INDEX events_project_env_time ON events (project_id, environment_id, time DESC)",
+    "CREATE INDEX events_project_event_time ON events (project_id, event, time DESC)",
+    "CREATE INDEX events_project_distinct_time ON events (project_id, distinct_id, time)",
+    "CREATE INDEX events_project_session_time ON events (project_id, session_id, time) WHERE session_id IS NOT NULL",
+)
+
+# Exactly-once writes. A unique index on a time-partitioned table must contain the time column, and
+# a retry may carry another timestamp (clock-skew correction), so message ids live in their own table.
+DEDUP_TABLE = (
+    """
+    CREATE TABLE event_dedup (
+        project_id  bigint      NOT NULL,
+        message_id  text        NOT NULL,
+        received_at timestamptz NOT NULL,
+        PRIMARY KEY (project_id, message_id)
+    )
+    """,
+    "CREATE INDEX event_dedup_received_at ON event_dedup (received_at)",
+)

@@ -1,0 +1,28 @@
+"""Thin Celery tasks: load what they need and call the store. Schedules live in config/schedule.py."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from analytics.storage import get_store
+
+
+@shared_task
+def refresh_rollups() -> int:
+    """Plain PostgreSQL: recompute the rollup buckets touched since the last run."""
+    return get_store().refresh_rollups_on_schedule()
+
+
+@shared_task
+def maintain_storage() -> dict:
+    """Plain PostgreSQL: create the daily partitions ahead of time."""
+    return get_store().maintain(timezone.now())
+
+
+@shared_task
+def prune_dedup() -> int:
+    return get_store().prune_dedup(timezone.now())
+
+
+@shared_task
+def enforce_retention() -> dict:
+    return get_store().enforce_retention(timezone.now())

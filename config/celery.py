@@ -1,0 +1,11 @@
+"""The Celery app. Periodic work is declared once, in :mod:`config.schedule`."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("beacon")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

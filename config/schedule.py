@@ -1,0 +1,29 @@
+"""Every periodic task Beacon runs, in one place. Each entry expires so a backlog never piles up."""
+
+from celery.schedules import crontab
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+
+BEAT_SCHEDULE = {
+    "refresh-rollups": {
+        "task": "analytics.tasks.refresh_rollups",
+        "schedule": MINUTE,
+        "options": {"expires": MINUTE},
+    },
+    "maintain-storage": {
+        "task": "analytics.tasks.maintain_storage",
+        "schedule": HOUR,
+        "options": {"expires": HOUR},
+    },
+    "prune-dedup": {
+        "task": "analytics.tasks.prune_dedup",
+        "schedule": HOUR,
+        "options": {"expires": HOUR},
+    },
+    "enforce-retention": {
+        "task": "analytics.tasks.enforce_retention",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 6 * HOUR},
+    },
+}

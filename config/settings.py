@@ -1,0 +1,184 @@
+"""Beacon's settings, read from the environment (see README "Configuration")."""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config import services
+from config.env import env_bool, env_choice, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("BEACON_DEBUG", False)
+SECRET_KEY = env_str("BEACON_SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG and env_bool("BEACON_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("BEACON_SECRET_KEY must be set in production.")
+    # Development and tests only: a stable key so sessions survive restarts of `make run`.
+    SECRET_KEY = "beacon-insecure-development-key-change-me-in-production-0123456789"
+
+ALLOWED_HOSTS = env_list("BEACON_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("BEACON_CSRF_TRUSTED_ORIGINS")
+PUBLIC_URL = env_str("BEACON_PUBLIC_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "rest_framework",
+    "projects",
+    "analytics",
+    "alerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Storage ------------------------------------------------------------------------------------
+
+# auto: TimescaleDB when the server offers the extension, plain PostgreSQL otherwise (decided once,
+# at migrate time, and recorded in the database). timescaledb / postgres force one backend.
+STORAGE_BACKEND = env_choice("BEACON_STORAGE_BACKEND", "auto", ["auto", "timescaledb", "postgres"])
+
+_database = dj_database_url.parse(
+    services.database_url(), conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+)
+if not _database.get("ENGINE", "").startswith("django.db.backends.postgresql"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a postgresql:// URL: Beacon runs on PostgreSQL or TimescaleDB."
+    )
+# django-timescaledb's engine runs CREATE EXTENSION timescaledb at migrate, which fails on a server
+# without the extension: use it only when TimescaleDB is forced. In auto mode the event store's
+# migration creates the extension itself when the server has it.
+_database["ENGINE"] = (
+    "timescale.db.backends.postgresql"
+    if STORAGE_BACKEND == "timescaledb"
+    else "django.db.backends.postgresql"
+)
+_database["CONN_HEALTH_CHECKS"] = True
+_database["OPTIONS"] = {
+    # Server-side prepared statements collide across connections behind poolers (and on the
+    # PGlite test server); planning a bulk insert is cheap next to executing it.
+    "prepare_threshold": None,
+    "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
+}
+_database["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Days of raw events kept when a project does not say otherwise, and the most a project may ask for.
+RETENTION_DEFAULT_DAYS = env_int("BEACON_RETENTION_DEFAULT_DAYS", 400, minimum=1)
+RETENTION_MAX_DAYS = env_int("BEACON_RETENTION_MAX_DAYS", 3650, minimum=1)
+# How long message ids are remembered for exactly-once writes (retries older than this are new events).
+DEDUP_WINDOW_DAYS = env_int("BEACON_DEDUP_WINDOW_DAYS", 7, minimum=1)
+# Chunks (TimescaleDB) older than this are compressed.
+COMPRESS_AFTER_DAYS = env_int("BEACON_COMPRESS_AFTER_DAYS", 7, minimum=1)
+# Plain PostgreSQL: daily partitions created this many days ahead.
+PARTITIONS_AHEAD_DAYS = env_int("BEACON_PARTITIONS_AHEAD_DAYS", 7, minimum=1, maximum=60)
+
+# --- Redis and Celery ---------------------------------------------------------------------------
+
+REDIS_URL = services.redis_url()
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(services.local_dir() / "celerybeat-schedule")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "beacon",
+    }
+}
+
+# --- Auth, sessions, security -------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+SECURE_SSL = env_bool("BEACON_HTTPS", False)
+SESSION_COOKIE_SECURE = SECURE_SSL
+CSRF_COOKIE_SECURE = SECURE_SSL
+SECURE_HSTS_SECONDS = 31536000 if SECURE_SSL else 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL else None
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- I18n, static -------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("BEACON_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
+    },
+}
+
+from config.schedule import BEAT_SCHEDULE  # noqa: E402 - kept beside the Celery settings it belongs to
+
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE

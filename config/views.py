@@ -1,0 +1,36 @@
+import logging
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness and readiness: 200 when the database and Redis answer, 503 naming what does not."""
+    checks: dict[str, str] = {}
+    storage_backend = None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT backend FROM analytics_storagestate WHERE id = 1")
+            row = cursor.fetchone()
+        storage_backend = row[0] if row else None
+        checks["database"] = "ok" if row else "not migrated"
+    except Exception as error:
+        logger.warning("healthz: database check failed: %s", error)
+        checks["database"] = f"error: {type(error).__name__}"
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as error:
+        logger.warning("healthz: redis check failed: %s", error)
+        checks["redis"] = f"error: {type(error).__name__}"
+    healthy = all(state == "ok" for state in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "storage_backend": storage_backend, **checks}
+    return JsonResponse(body, status=200 if healthy else 503)

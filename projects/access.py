@@ -1,0 +1,25 @@
+"""The one path from a user to tenant data. Missing and forbidden look the same: 404."""
+
+from django.http import Http404
+
+from projects.models import ROLE_RANK, Project, Role
+
+
+def projects_for(user):
+    """Every project the user may see, through a membership of its organization."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(organization__memberships__user=user)
+
+
+def access_project(user, *, slug: str, min_role: Role = Role.VIEWER) -> Project:
+    allowed_roles = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[min_role]]
+    project = (
+        projects_for(user)
+        .filter(slug=slug, organization__memberships__role__in=allowed_roles)
+        .select_related("organization")
+        .first()
+    )
+    if project is None:
+        raise Http404("No such project.")
+    return project

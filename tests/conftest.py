@@ -1,0 +1,93 @@
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from analytics.storage import get_store
+from projects.models import Environment, Membership, Organization, Project, Role
+
+BACKEND = os.environ.get("BEACON_STORAGE_BACKEND", "auto")
+
+
+def pytest_report_header(config):
+    return f"beacon storage backend requested: {BACKEND}; database: {os.environ.get('DATABASE_URL', 'embedded PostgreSQL')}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Backend-specific tests are deselected (not skipped) on the other backend: they run in its run."""
+    unwanted = {"timescaledb": "postgres_only", "postgres": "timescaledb"}.get(BACKEND)
+    if unwanted is None:
+        return
+    kept, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker(unwanted) else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+if os.environ.get("BEACON_TEST_EXISTING_DB"):
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_db_blocker):
+        """The TimescaleDB test server is in-memory and fresh per run: migrate it in place."""
+        with django_db_blocker.unblock():
+            call_command("migrate", verbosity=0)
+
+
+@pytest.fixture
+def store(db):
+    return get_store()
+
+
+_counter = iter(range(1, 10**9))
+
+
+def make_user(name: str):
+    return get_user_model().objects.create_user(
+        username=name, email=f"{name}@example.com", password="pw-unused-123"
+    )
+
+
+@pytest.fixture
+def owner(db):
+    return make_user(f"owner{next(_counter)}")
+
+
+@pytest.fixture
+def member(db):
+    return make_user(f"member{next(_counter)}")
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user(f"outsider{next(_counter)}")
+
+
+def make_project(*, owner=None, member=None, retention_days: int = 400, slug: str | None = None) -> Project:
+    number = next(_counter)
+    organization = Organization.objects.create(name=f"Org {number}", slug=f"org-{number}-{os.getpid()}")
+    project = Project.objects.create(
+        organization=organization,
+        name=f"Project {number}",
+        slug=slug or f"p-{number}-{os.getpid()}",
+        retention_days=retention_days,
+    )
+    for env in ("production", "staging"):
+        Environment.objects.create(project=project, slug=env, name=env.capitalize())
+    if owner is not None:
+        Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    if member is not None:
+        Membership.objects.create(organization=organization, user=member, role=Role.MEMBER)
+    return project
+
+
+@pytest.fixture
+def project(db, owner, member):
+    return make_project(owner=owner, member=member)
+
+
+def hours_ago(hours: float, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(hours=hours)

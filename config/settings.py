@@ -11,11 +11,12 @@ from config.env import env_bool, env_choice, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("BEACON_DEBUG", False)
+SECURE_SSL = env_bool("BEACON_HTTPS", False)
 SECRET_KEY = env_str("BEACON_SECRET_KEY")
 if SECRET_KEY is None:
-    if not DEBUG and env_bool("BEACON_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("BEACON_SECRET_KEY must be set in production.")
-    # Development and tests only: a stable key so sessions survive restarts of `make run`.
+    if SECURE_SSL:
+        raise ImproperlyConfigured("BEACON_SECRET_KEY must be set when BEACON_HTTPS is on (a real deployment).")
+    # Local runs and tests only: a stable key so sessions survive restarts of `make run`.
     SECRET_KEY = "beacon-insecure-development-key-change-me-in-production-0123456789"
 
 ALLOWED_HOSTS = env_list("BEACON_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,9 +101,8 @@ _database["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Days of raw events kept when a project does not say otherwise, and the most a project may ask for.
-RETENTION_DEFAULT_DAYS = env_int("BEACON_RETENTION_DEFAULT_DAYS", 400, minimum=1)
-RETENTION_MAX_DAYS = env_int("BEACON_RETENTION_MAX_DAYS", 3650, minimum=1)
+# Days of raw events kept when a project does not say otherwise.
+RETENTION_DEFAULT_DAYS = env_int("BEACON_RETENTION_DEFAULT_DAYS", 400, minimum=1, maximum=3650)
 # How long message ids are remembered for exactly-once writes (retries older than this are new events).
 DEDUP_WINDOW_DAYS = env_int("BEACON_DEDUP_WINDOW_DAYS", 7, minimum=1)
 # Chunks (TimescaleDB) older than this are compressed.
@@ -146,7 +147,6 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-SECURE_SSL = env_bool("BEACON_HTTPS", False)
 SESSION_COOKIE_SECURE = SECURE_SSL
 CSRF_COOKIE_SECURE = SECURE_SSL
 SECURE_HSTS_SECONDS = 31536000 if SECURE_SSL else 0
@@ -164,6 +164,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names and compressed copies, served by WhiteNoise from gunicorn with far-future caching.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Without `collectstatic` (tests, a fresh checkout) fall back to unhashed names instead of failing.
+WHITENOISE_MANIFEST_STRICT = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

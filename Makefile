@@ -58,5 +58,5 @@ test-timescaledb: $(STAMP) $(NODE_STAMP) services
 	@echo "== Storage and query tests on TimescaleDB (PGlite build, fresh in-memory server) =="
 	$(PY) tests/timescaledb/run.py --port $(TIMESCALE_PORT) -- $(PYTEST_ARGS)
 
-bench: services
+bench: migrate
 	$(PY) bench/storage.py

@@ -2,8 +2,10 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import override_settings
 
 from analytics.storage import get_store
 from projects.models import Environment, Membership, Organization, Project, Role
@@ -35,6 +37,14 @@ if os.environ.get("BEACON_TEST_EXISTING_DB"):
         """The TimescaleDB test server is in-memory and fresh per run: migrate it in place."""
         with django_db_blocker.unblock():
             call_command("migrate", verbosity=0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_files_without_collectstatic():
+    """Tests render pages from a checkout where `collectstatic` never ran: no manifest to read."""
+    storages = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(STORAGES=storages):
+        yield
 
 
 @pytest.fixture

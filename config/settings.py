@@ -15,7 +15,9 @@ SECURE_SSL = env_bool("BEACON_HTTPS", False)
 SECRET_KEY = env_str("BEACON_SECRET_KEY")
 if SECRET_KEY is None:
     if SECURE_SSL:
-        raise ImproperlyConfigured("BEACON_SECRET_KEY must be set when BEACON_HTTPS is on (a real deployment).")
+        raise ImproperlyConfigured(
+            "BEACON_SECRET_KEY must be set when BEACON_HTTPS is on (a real deployment)."
+        )
     # Local runs and tests only: a stable key so sessions survive restarts of `make run`.
     SECRET_KEY = "beacon-insecure-development-key-change-me-in-production-0123456789"
 

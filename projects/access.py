@@ -13,10 +13,18 @@ def projects_for(user):
 
 
 def access_project(user, *, slug: str, min_role: Role = Role.VIEWER) -> Project:
+    if not user.is_authenticated:
+        raise Http404("No such project.")
     allowed_roles = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[min_role]]
+    # TRICKY: user and role in ONE filter() call, so both conditions apply to the same membership
+    # row; chained filter() calls on a multi-valued relation join it twice and would accept another
+    # member's role.
     project = (
-        projects_for(user)
-        .filter(slug=slug, organization__memberships__role__in=allowed_roles)
+        Project.objects.filter(
+            slug=slug,
+            organization__memberships__user=user,
+            organization__memberships__role__in=allowed_roles,
+        )
         .select_related("organization")
         .first()
     )

@@ -42,7 +42,10 @@ if os.environ.get("BEACON_TEST_EXISTING_DB"):
 @pytest.fixture(autouse=True, scope="session")
 def _static_files_without_collectstatic():
     """Tests render pages from a checkout where `collectstatic` never ran: no manifest to read."""
-    storages = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     with override_settings(STORAGES=storages):
         yield
 

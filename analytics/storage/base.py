@@ -17,7 +17,8 @@ from psycopg.types.json import set_json_dumps
 
 logger = logging.getLogger(__name__)
 
-ROLLUP_RELATIONS = ("event_counts_hourly", "event_counts_daily", "event_actors_hourly", "event_actors_daily")
+# The rollups every query reads by name, on both backends (counts, then actors; hourly, then daily).
+ROLLUP_RELATIONS = ("event_counts_hourly", "event_actors_hourly", "event_counts_daily", "event_actors_daily")
 
 
 class PlanStatus(IntEnum):

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from psycopg import sql
 
 from analytics.storage import schema
-from analytics.storage.base import EventStore
+from analytics.storage.base import ROLLUP_RELATIONS, EventStore
 
 PARTITION_PREFIX = "events_p"
 REFRESH_LOCK_KEY = 7_240_001  # pg_advisory lock: one rollup refresh at a time
@@ -136,11 +136,7 @@ class PostgresStore(EventStore):
         cursor.execute(schema.EVENTS_TABLE.format(partitioning="PARTITION BY RANGE (time)"))
         for statement in (*schema.EVENTS_INDEXES, *schema.DEDUP_TABLE):
             cursor.execute(statement)
-        for name, ddl in zip(
-            ("event_counts_hourly", "event_actors_hourly", "event_counts_daily", "event_actors_daily"),
-            _ROLLUP_TABLES * 2,
-            strict=True,
-        ):
+        for name, ddl in zip(ROLLUP_RELATIONS, _ROLLUP_TABLES * 2, strict=True):
             cursor.execute(sql.SQL(ddl).format(name=sql.Identifier(name)))
         for name in ("event_actors_hourly", "event_actors_daily"):
             cursor.execute(

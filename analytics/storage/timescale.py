@@ -10,7 +10,7 @@ from psycopg import sql
 from analytics.storage import schema
 from analytics.storage.base import EventStore
 
-_CONTINUOUS_AGGREGATES = {
+CONTINUOUS_AGGREGATES = {
     # name: (bucket width, extra group-by columns, policy schedule)
     "event_counts_hourly": ("1 hour", (), "5 minutes"),
     "event_actors_hourly": ("1 hour", ("distinct_id", "session_id"), "5 minutes"),
@@ -44,7 +44,7 @@ class TimescaleStore(EventStore):
         )
         for statement in (*schema.EVENTS_INDEXES, *schema.DEDUP_TABLE):
             cursor.execute(statement)
-        for name, (width, extra_columns, schedule) in _CONTINUOUS_AGGREGATES.items():
+        for name, (width, extra_columns, schedule) in CONTINUOUS_AGGREGATES.items():
             cursor.execute(_continuous_aggregate_sql(name, width, extra_columns))
             # start_offset NULL: late events of any age are materialised (refreshes follow the
             # invalidation log, so an unchanged past costs nothing). Buckets newer than end_offset are
@@ -87,9 +87,9 @@ class TimescaleStore(EventStore):
         if connection.in_atomic_block:
             raise RuntimeError("refresh_rollups on TimescaleDB must run outside a transaction.")
         with connection.cursor() as cursor:
-            for name in _CONTINUOUS_AGGREGATES:
+            for name in CONTINUOUS_AGGREGATES:
                 cursor.execute("CALL refresh_continuous_aggregate(%s, NULL, NULL)", [name])
-        return len(_CONTINUOUS_AGGREGATES)
+        return len(CONTINUOUS_AGGREGATES)
 
     def refresh_rollups_on_schedule(self) -> int:
         return 0  # the continuous-aggregate refresh policies run in TimescaleDB's own scheduler

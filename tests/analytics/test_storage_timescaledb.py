@@ -7,7 +7,7 @@ from django.db import connection
 from psycopg import sql
 
 from analytics.queries.counts import raw_counts
-from analytics.storage.timescale import _CONTINUOUS_AGGREGATES
+from analytics.storage.timescale import CONTINUOUS_AGGREGATES
 from tests.analytics.events import event
 from tests.conftest import make_project
 
@@ -34,7 +34,7 @@ def test_the_continuous_aggregates_exist(store):
     names = {
         row[0] for row in fetchall("SELECT view_name FROM timescaledb_information.continuous_aggregates")
     }
-    assert names == set(_CONTINUOUS_AGGREGATES)
+    assert names == set(CONTINUOUS_AGGREGATES)
 
 
 def test_the_policies_are_registered(store):
@@ -42,7 +42,7 @@ def test_the_policies_are_registered(store):
     assert ("policy_compression", "events") in jobs
     assert ("policy_retention", "events") in jobs
     refreshed = {relation for proc, relation in jobs if proc == "policy_refresh_continuous_aggregate"}
-    assert refreshed == set(_CONTINUOUS_AGGREGATES)
+    assert refreshed == set(CONTINUOUS_AGGREGATES)
 
 
 def _materialized_rows(view: str, project_id: int):

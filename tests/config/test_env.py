@@ -59,7 +59,11 @@ def test_settings_fail_loudly_on_a_bad_value():
 
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={"DJANGO_SETTINGS_MODULE": "config.settings", "BEACON_STORAGE_BACKEND": "mongodb", "PATH": "/usr/bin"},
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "BEACON_STORAGE_BACKEND": "mongodb",
+            "PATH": "/usr/bin",
+        },
         capture_output=True,
         text=True,
     )

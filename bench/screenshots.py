@@ -1,0 +1,83 @@
+"""Take the README's screenshots from a running Beacon with the demo data.
+
+    .venv/bin/python manage.py seed_demo
+    .venv/bin/python manage.py runserver 127.0.0.1:8000 --insecure   # --insecure: serve CSS with DEBUG off
+    .venv/bin/python bench/screenshots.py --base-url http://127.0.0.1:8000
+
+Chromium is the system one, launched exactly as the browser tests launch it (tests/e2e/conftest.py;
+BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview}.png.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from tests.e2e.conftest import chromium_launch_options, find_chromium  # noqa: E402
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "beacon-demo"
+DEMO_PROJECT = "demo-shop"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: str) -> list[Path]:
+    chromium = find_chromium()
+    if chromium is None:
+        raise SystemExit("Chromium not installed: apt-get install -y chromium (or set BEACON_CHROMIUM)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def shoot(page, name: str) -> None:
+        page.wait_for_load_state("networkidle")
+        path = out_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        written.append(path)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_options(chromium))
+        try:
+            page = browser.new_page(base_url=base_url.rstrip("/"), viewport=VIEWPORT)
+            page.goto("/accounts/login/")
+            expect(page.locator("input[name=username]")).to_be_visible()
+            shoot(page, "login")
+
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", password)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{base_url.rstrip('/')}/")
+            expect(page.get_by_role("link", name="Demo shop")).to_be_visible()
+            shoot(page, "projects")
+
+            response = page.goto(f"/projects/{DEMO_PROJECT}/")
+            if response is None or not response.ok:
+                raise SystemExit(f"/projects/{DEMO_PROJECT}/ answered {response and response.status}")
+            page.wait_for_function("() => window.htmx !== undefined")
+            expect(page.locator(".bars .bar").first).to_be_visible()
+            shoot(page, "project-overview")
+        finally:
+            browser.close()
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--username", default=DEMO_USERNAME)
+    parser.add_argument("--password", default=DEMO_PASSWORD)
+    args = parser.parse_args()
+    for path in take_screenshots(
+        base_url=args.base_url, out_dir=args.out, username=args.username, password=args.password
+    ):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+if __name__ == "__main__":
+    main()

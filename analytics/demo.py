@@ -92,7 +92,12 @@ def generate_hour(
         )
 
     for _ in range(hourly_sessions(hour, base_per_hour)):
-        user_number = int(rng.paretovariate(1.2)) % users
+        # Two thirds of sessions come from anyone in the user base, a third from a loyal core
+        # that returns often (a long tail, not everyone once).
+        if rng.random() < 0.67:
+            user_number = rng.randrange(users)
+        else:
+            user_number = int(rng.paretovariate(1.3) * 10) % (users // 10)
         user = f"user_{user_number:05d}"
         device = str(uuid.uuid5(NAMESPACE, f"device:{user}"))
         session = str(uuid.UUID(int=rng.getrandbits(128), version=4))

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -166,13 +167,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# After `collectstatic` (make run does it): hashed, compressed copies that WhiteNoise serves from
+# gunicorn with far-future caching. Before it (a fresh checkout, runserver): plain names.
+_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed names and compressed copies, served by WhiteNoise from gunicorn with far-future caching.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _COLLECTED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
-# Without `collectstatic` (tests, a fresh checkout) fall back to unhashed names instead of failing.
-WHITENOISE_MANIFEST_STRICT = False
+WHITENOISE_USE_FINDERS = not _COLLECTED
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -160,27 +160,22 @@ class EventStore:
     def _write_once(self, records: Sequence[EventRecord], keys: list[bytes], *, fast: bool) -> int:
         connection.ensure_connection()
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
-            claimed = (
-                self._claim_by_copy(cursor, records, keys)
-                if fast
-                else self._claim_by_insert(cursor, records, keys)
-            )
-            fresh = [
-                record
-                for record, key in zip(records, keys, strict=True)
-                if (record.project_id, key) in claimed
-            ]
+            if fast:
+                self._claim_all_by_copy(cursor, records, keys)  # raises UniqueViolation on a seen id
+                fresh = records
+            else:
+                claimed = self._claim_by_insert(cursor, records, keys)
+                fresh = [r for r, key in zip(records, keys, strict=True) if (r.project_id, key) in claimed]
             if fresh:
                 self._write_rows(cursor, fresh, copy=fast)
         return len(fresh)
 
     @staticmethod
-    def _claim_by_copy(cursor, records, keys) -> set[tuple[int, bytes]]:
+    def _claim_all_by_copy(cursor, records, keys) -> None:
         with cursor.copy(_COPY_KEYS_SQL) as copy:
             copy.set_types(["int8", "bytea", "timestamptz"])
             for record, key in zip(records, keys, strict=True):
                 copy.write_row((record.project_id, key, record.received_at))
-        return {(record.project_id, key) for record, key in zip(records, keys, strict=True)}
 
     @staticmethod
     def _claim_by_insert(cursor, records, keys) -> set[tuple[int, bytes]]:

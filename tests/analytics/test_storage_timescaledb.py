@@ -80,12 +80,12 @@ def test_each_refresh_policy_job_materialises_the_raw_counts(store):
             cursor.execute("CALL run_job(%s)", [job_id])
 
     start, end = base - timedelta(days=1), base + timedelta(days=3)
-    for grain in ("hour", "day"):
+    for grain, view in (("hour", "event_counts_hourly"), ("day", "event_counts_daily")):
         raw = [
             (row.bucket, row.event, row.events)
             for row in raw_counts(project_id=project.id, start=start, end=end, grain=grain)
         ]
-        assert _materialized_rows(f"event_counts_{grain}ly".replace("dayly", "daily"), project.id) == raw
+        assert _materialized_rows(view, project.id) == raw
     actors = fetchall(
         "SELECT count(DISTINCT distinct_id) FROM event_actors_daily WHERE project_id = %s", [project.id]
     )

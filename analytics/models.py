@@ -16,7 +16,6 @@ class StorageState(models.Model):
         # Unmanaged after its creation: `flush` (and every transactional test's teardown) truncates
         # managed tables only, and this row describes the schema, not data.
         managed = False
-        db_table = "analytics_storagestate"
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="storage_state_single_row")]
 
     def __str__(self) -> str:

@@ -26,3 +26,9 @@ def prune_dedup() -> int:
 @shared_task
 def enforce_retention() -> dict:
     return get_store().enforce_retention(timezone.now())
+
+
+@shared_task
+def delete_project_events(project_id: int) -> int:
+    """After a project is deleted: its raw events, message ids and rollups."""
+    return get_store().delete_project(project_id)

@@ -140,6 +140,15 @@ CACHES = {
 
 # --- Auth, sessions, security -------------------------------------------------------------------
 
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # verifies (and upgrades) older hashes
+]
+AUTHENTICATION_BACKENDS = ["projects.auth.EmailOrUsernameBackend"]
+# Failed logins per account and per IP address before a lock-out of LOGIN_LOCKOUT_SECONDS.
+LOGIN_MAX_FAILURES = env_int("BEACON_LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("BEACON_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -156,6 +165,20 @@ SECURE_HSTS_SECONDS = 31536000 if SECURE_SSL else 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL else None
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Email (invitations, password reset) ---------------------------------------------------------
+
+DEFAULT_FROM_EMAIL = env_str("BEACON_FROM_EMAIL", "Beacon <beacon@localhost>")
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    # No SMTP server configured: mails are printed on the web process's console.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # --- I18n, static -------------------------------------------------------------------------------
 
@@ -184,6 +207,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
 
 LOGGING = {

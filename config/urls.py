@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.views import healthz
-from projects import views as project_views
+from projects.views.account import BeaconLoginView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", BeaconLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", project_views.home, name="home"),
-    path("projects/<slug:slug>/", project_views.project_overview, name="project-overview"),
+    path("api/v1/", include("analytics.api_urls")),
+    path("", include("projects.urls")),
 ]

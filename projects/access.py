@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from projects.models import ROLE_RANK, Project, Role
+from projects.models import ROLE_RANK, Membership, Organization, Project, Role
 
 
 def projects_for(user):
@@ -15,7 +15,7 @@ def projects_for(user):
 def access_project(user, *, slug: str, min_role: Role = Role.VIEWER) -> Project:
     if not user.is_authenticated:
         raise Http404("No such project.")
-    allowed_roles = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[min_role]]
+    allowed_roles = roles_at_least(min_role)
     # TRICKY: user and role in ONE filter() call, so both conditions apply to the same membership
     # row; chained filter() calls on a multi-valued relation join it twice and would accept another
     # member's role.
@@ -31,3 +31,30 @@ def access_project(user, *, slug: str, min_role: Role = Role.VIEWER) -> Project:
     if project is None:
         raise Http404("No such project.")
     return project
+
+
+def roles_at_least(min_role: Role) -> list[str]:
+    return [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[min_role]]
+
+
+def access_organization(user, *, slug: str, min_role: Role = Role.VIEWER) -> tuple[Organization, Membership]:
+    """The organization and the user's membership, if the role suffices; 404 otherwise."""
+    if not user.is_authenticated:
+        raise Http404("No such organization.")
+    membership = (
+        Membership.objects.filter(user=user, organization__slug=slug, role__in=roles_at_least(min_role))
+        .select_related("organization")
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such organization.")
+    return membership.organization, membership
+
+
+def role_in(user, organization: Organization) -> str | None:
+    membership = Membership.objects.filter(user=user, organization=organization).first()
+    return membership.role if membership else None
+
+
+def has_role(role: str | None, min_role: Role) -> bool:
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[min_role]

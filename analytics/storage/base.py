@@ -254,6 +254,16 @@ class EventStore:
                 deleted += cursor.rowcount
         return {"max_days": max_days, "dropped": dropped, "deleted_rows": deleted}
 
+    def delete_project(self, project_id: int) -> int:
+        """Every stored row of a deleted project; returns the raw events deleted."""
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM events WHERE project_id = %s", [project_id])
+            deleted = cursor.rowcount
+            cursor.execute("DELETE FROM event_dedup WHERE project_id = %s", [project_id])
+        # The rollups follow: the DELETE marks the hours dirty (PostgreSQL) or invalidates the
+        # continuous aggregates (TimescaleDB), and the next refresh empties those buckets.
+        return deleted
+
     def prune_dedup(self, now: datetime, *, batch_size: int = 50_000) -> int:
         """Forget message ids older than the dedup window, in batches so no lock is held for long."""
         cutoff = now - timedelta(days=settings.DEDUP_WINDOW_DAYS)

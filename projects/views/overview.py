@@ -4,7 +4,27 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from analytics.queries.counts import daily_totals, rollup_counts
-from projects.access import access_project, projects_for
+from projects.access import access_project, has_role, projects_for, role_in
+from projects.models import Project, Role
+
+NEW_KEYS_SESSION = "beacon-new-keys"
+
+
+def remember_new_keys(request, project: Project, raw_keys: dict[str, str]) -> None:
+    """Keep freshly created raw keys for the very next page view of the project, and no longer."""
+    request.session[NEW_KEYS_SESSION] = {"project_id": project.id, **raw_keys}
+
+
+def pop_new_keys(request, project: Project) -> dict[str, str]:
+    stored = request.session.get(NEW_KEYS_SESSION)
+    if not stored or stored.get("project_id") != project.id:
+        return {}
+    del request.session[NEW_KEYS_SESSION]
+    return {kind: raw for kind, raw in stored.items() if kind != "project_id"}
+
+
+def public_host(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
 
 
 def _week_range() -> tuple[datetime, datetime]:
@@ -22,11 +42,25 @@ def home(request):
         project.week_events = sum(
             total for _, total in daily_totals(project_id=project.id, start=start, end=end)
         )
-    return render(request, "projects/home.html", {"projects": projects})
+    organizations = {project.organization for project in projects}
+    memberships = request.user.memberships.select_related("organization")
+    can_create = any(has_role(m.role, Role.ADMIN) for m in memberships)
+    return render(
+        request,
+        "projects/home.html",
+        {
+            "projects": projects,
+            "organizations": organizations,
+            "memberships": memberships,
+            "can_create": can_create,
+        },
+    )
 
 
 @login_required
 def project_overview(request, slug):
+    from projects.snippets import build_snippets
+
     project = access_project(request.user, slug=slug)
     start, end = _week_range()
     per_event: dict[str, dict[str, int]] = {}
@@ -36,11 +70,23 @@ def project_overview(request, slug):
         totals["peak_users"] = max(totals["peak_users"], row.users)
     days = daily_totals(project_id=project.id, start=start, end=end)
     peak = max((total for _, total in days), default=0)
+    new_keys = pop_new_keys(request, project)
+    snippets = []
+    if new_keys.get("write"):
+        snippets = build_snippets(
+            host=public_host(request),
+            write_key=new_keys["write"],
+            secret_key=new_keys.get("secret"),
+            environment="production",
+        )
     context = {
         "project": project,
+        "role": role_in(request.user, project.organization),
         "environments": project.environments.all(),
         "events": sorted(per_event.items(), key=lambda item: -item[1]["events"]),
         "days": [(day, total, round(100 * total / peak) if peak else 0) for day, total in days],
+        "new_keys": new_keys,
+        "snippets": snippets,
     }
     template = "projects/overview.html#event-table" if request.htmx else "projects/overview.html"
     return render(request, template, context)

@@ -79,7 +79,9 @@ def outsider(db):
     return make_user(f"outsider{next(_counter)}")
 
 
-def make_project(*, owner=None, member=None, retention_days: int = 400, slug: str | None = None) -> Project:
+def make_project(
+    *, owner=None, member=None, viewer=None, admin=None, retention_days: int = 400, slug: str | None = None
+) -> Project:
     number = next(_counter)
     organization = Organization.objects.create(name=f"Org {number}", slug=f"org-{number}-{os.getpid()}")
     project = Project.objects.create(
@@ -92,14 +94,25 @@ def make_project(*, owner=None, member=None, retention_days: int = 400, slug: st
         Environment.objects.create(project=project, slug=env, name=env.capitalize())
     if owner is not None:
         Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
-    if member is not None:
-        Membership.objects.create(organization=organization, user=member, role=Role.MEMBER)
+    for user, role in ((member, Role.MEMBER), (viewer, Role.VIEWER), (admin, Role.ADMIN)):
+        if user is not None:
+            Membership.objects.create(organization=organization, user=user, role=role)
     return project
 
 
 @pytest.fixture
-def project(db, owner, member):
-    return make_project(owner=owner, member=member)
+def viewer(db):
+    return make_user(f"viewer{next(_counter)}")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user(f"admin{next(_counter)}")
+
+
+@pytest.fixture
+def project(db, owner, member, viewer, admin_user):
+    return make_project(owner=owner, member=member, viewer=viewer, admin=admin_user)
 
 
 def hours_ago(hours: float, now: datetime | None = None) -> datetime:

@@ -16,7 +16,9 @@ class Command(BaseCommand):
             f"  URL:          {url}/",
             f"  Demo login:   {DEMO_USERNAME} / {DEMO_PASSWORD}",
             f"  Demo project: {url}/projects/{DEMO_PROJECT}/",
-            f"  API keys:     {url}/admin/  (key management pages arrive with the accounts work; see README)",
+            f"  API keys:     {url}/projects/{DEMO_PROJECT}/keys/",
+            f"                or: .venv/bin/python manage.py create_api_key --project {DEMO_PROJECT} "
+            "--environment production --kind write",
             f"  Health:       {url}/healthz   storage backend: {get_store().name}",
             "",
         ]

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 from projects.actions import do_signup
 from projects.auth import RateLimitedAuthenticationForm
 from projects.forms import SignupForm
-from projects.views.overview import remember_new_keys
+from projects.views.once import remember_new_keys
 
 
 class BeaconLoginView(LoginView):

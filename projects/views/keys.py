@@ -1,7 +1,7 @@
 """API keys of a project: everyone in the organization sees prefixes; admins create, rotate, revoke."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from projects.access import access_project, has_role, role_in
@@ -9,18 +9,20 @@ from projects.actions import ActionRefused, do_create_api_key, do_revoke_api_key
 from projects.forms import ApiKeyCreateForm, RotateKeyForm
 from projects.models import ApiKeyKind, Role
 from projects.snippets import build_snippets
+from projects.views.once import pop_new_keys, remember_new_keys
 from projects.views.overview import public_host
 
 
-def _page(request, project, *, form=None, new_key=None, raw_key=None, error=None, status=200):
+def _page(request, project, *, form=None, error=None, status=200):
     keys = project.api_keys.select_related("environment", "created_by", "rotated_to").order_by("-created_at")
+    new_keys, environment = pop_new_keys(request, project)
     snippets = []
-    if new_key is not None and new_key.kind == ApiKeyKind.WRITE:
+    if new_keys.get(ApiKeyKind.WRITE):
         snippets = build_snippets(
             host=public_host(request),
-            write_key=raw_key,
+            write_key=new_keys[ApiKeyKind.WRITE],
             secret_key=None,
-            environment=new_key.environment.slug,
+            environment=environment,
         )
     context = {
         "project": project,
@@ -28,12 +30,17 @@ def _page(request, project, *, form=None, new_key=None, raw_key=None, error=None
         "can_manage": has_role(role_in(request.user, project.organization), Role.ADMIN),
         "form": form or ApiKeyCreateForm(project=project),
         "rotate_form": RotateKeyForm(),
-        "new_key": new_key,
-        "raw_key": raw_key,
+        "new_keys": new_keys,
+        "new_keys_environment": environment,
         "snippets": snippets,
         "error": error,
     }
     return render(request, "projects/keys.html", context, status=status)
+
+
+def _show_once(request, project, key, raw):
+    remember_new_keys(request, project, {key.kind: raw}, environment=key.environment.slug)
+    return redirect("api-keys", slug=project.slug)
 
 
 @login_required
@@ -51,8 +58,7 @@ def api_keys(request, slug):
         name=form.cleaned_data["name"],
         acting_user=request.user,
     )
-    # The raw key is in this response only: no redirect, so it is never stored anywhere.
-    return _page(request, project, new_key=key, raw_key=raw)
+    return _show_once(request, project, key, raw)
 
 
 @login_required
@@ -69,7 +75,7 @@ def api_key_rotate(request, slug, key_id):
         )
     except ActionRefused as refused:
         return _page(request, project, error=refused.message, status=400)
-    return _page(request, project, new_key=new_key, raw_key=raw)
+    return _show_once(request, project, new_key, raw)
 
 
 @login_required
@@ -78,4 +84,6 @@ def api_key_revoke(request, slug, key_id):
     project = access_project(request.user, slug=slug, min_role=Role.ADMIN)
     key = get_object_or_404(project.api_keys, id=key_id)
     do_revoke_api_key(key=key, acting_user=request.user)
-    return _page(request, project)
+    if request.htmx:
+        return _page(request, project)
+    return redirect("api-keys", slug=project.slug)

@@ -18,7 +18,7 @@ from projects.actions import (
 )
 from projects.forms import DeleteProjectForm, EnvironmentForm, ProjectCreateForm, ProjectSettingsForm
 from projects.models import Role
-from projects.views.overview import remember_new_keys
+from projects.views.once import remember_new_keys
 
 
 @login_required

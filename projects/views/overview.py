@@ -5,22 +5,8 @@ from django.shortcuts import render
 
 from analytics.queries.counts import daily_totals, rollup_counts
 from projects.access import access_project, has_role, projects_for, role_in
-from projects.models import Project, Role
-
-NEW_KEYS_SESSION = "beacon-new-keys"
-
-
-def remember_new_keys(request, project: Project, raw_keys: dict[str, str]) -> None:
-    """Keep freshly created raw keys for the very next page view of the project, and no longer."""
-    request.session[NEW_KEYS_SESSION] = {"project_id": project.id, **raw_keys}
-
-
-def pop_new_keys(request, project: Project) -> dict[str, str]:
-    stored = request.session.get(NEW_KEYS_SESSION)
-    if not stored or stored.get("project_id") != project.id:
-        return {}
-    del request.session[NEW_KEYS_SESSION]
-    return {kind: raw for kind, raw in stored.items() if kind != "project_id"}
+from projects.models import Role
+from projects.views.once import pop_new_keys
 
 
 def public_host(request) -> str:
@@ -70,14 +56,14 @@ def project_overview(request, slug):
         totals["peak_users"] = max(totals["peak_users"], row.users)
     days = daily_totals(project_id=project.id, start=start, end=end)
     peak = max((total for _, total in days), default=0)
-    new_keys = pop_new_keys(request, project)
+    new_keys, environment = pop_new_keys(request, project)
     snippets = []
     if new_keys.get("write"):
         snippets = build_snippets(
             host=public_host(request),
             write_key=new_keys["write"],
             secret_key=new_keys.get("secret"),
-            environment="production",
+            environment=environment,
         )
     context = {
         "project": project,
@@ -86,6 +72,7 @@ def project_overview(request, slug):
         "events": sorted(per_event.items(), key=lambda item: -item[1]["events"]),
         "days": [(day, total, round(100 * total / peak) if peak else 0) for day, total in days],
         "new_keys": new_keys,
+        "new_keys_environment": environment,
         "snippets": snippets,
     }
     template = "projects/overview.html#event-table" if request.htmx else "projects/overview.html"

@@ -85,8 +85,9 @@ def test_creating_a_key_shows_it_once_with_snippets(client, project, owner):
     response = client.post(
         reverse("api-keys", args=[project.slug]), {"environment": staging.id, "kind": "write", "name": "web"}
     )
+    assert response.status_code == 302  # a reload of the next page cannot create a second key
     key = ApiKey.objects.get(project=project, name="web")
-    body = response.content.decode()
+    body = client.get(response["Location"]).content.decode()
     raw = body.split('id="raw-key-write">')[1].split("<")[0]
     assert raw.startswith(key.prefix) and len(raw) == 38
     assert 'id="snippet-card-browser"' in body and "staging" in body

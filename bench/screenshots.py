@@ -5,7 +5,7 @@
     .venv/bin/python bench/screenshots.py --base-url http://127.0.0.1:8000
 
 Chromium is the system one, launched exactly as the browser tests launch it (tests/e2e/conftest.py;
-BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview}.png.
+BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview,api-keys,signup}.png.
 """
 
 import argparse
@@ -59,6 +59,19 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             page.wait_for_function("() => window.htmx !== undefined")
             expect(page.locator(".bars .bar").first).to_be_visible()
             shoot(page, "project-overview")
+
+            # A new write key on the keys page: shown once, with the SDK snippets.
+            page.goto(f"/projects/{DEMO_PROJECT}/keys/")
+            page.select_option("select[name=kind]", "write")
+            page.fill("input[name=name]", "Screenshot key")
+            page.get_by_role("button", name="Create key").click()
+            expect(page.locator("#new-key")).to_be_visible()
+            shoot(page, "api-keys")
+
+            page.context.clear_cookies()
+            page.goto("/signup/")
+            expect(page.locator("input[name=email]")).to_be_visible()
+            shoot(page, "signup")
         finally:
             browser.close()
     return written

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class StorageBackend(models.TextChoices):
@@ -20,3 +21,63 @@ class StorageState(models.Model):
 
     def __str__(self) -> str:
         return self.backend
+
+
+class Person(models.Model):
+    """Someone a project has seen: one or more distinct ids (devices, logins) and their properties.
+
+    Rows are written by the ingest writer (``analytics.identity``), never per request.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="persons")
+    properties = models.JSONField(default=dict, blank=True)
+    # Set once a distinct id of this person was named as a known user (identify, alias).
+    is_identified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-created_at"])]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class PersonDistinctId(models.Model):
+    """Which person a distinct id belongs to, now. Queries count persons through this table."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    distinct_id = models.CharField(max_length=400)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="distinct_ids")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "distinct_id"], name="person_distinct_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.distinct_id
+
+
+class IdentityWarning(models.Model):
+    """Something identity resolution refused to do on its own, for a person to look at."""
+
+    class Kind(models.TextChoices):
+        BOTH_IDENTIFIED = "both_identified", "Two identified users were asked to merge"
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="identity_warnings"
+    )
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    distinct_id = models.CharField(max_length=400)
+    other_distinct_id = models.CharField(max_length=400)
+    message = models.TextField()
+    message_id = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.distinct_id} / {self.other_distinct_id}"

@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "projects",
     "analytics",
     "alerts",
@@ -209,7 +211,38 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Beacon ingestion API",
+    "DESCRIPTION": (
+        "Send events to Beacon. Authenticate with a project key as `X-API-Key`, `Authorization: Bearer`, "
+        "or `?apiKey=` (for sendBeacon). Bodies may be gzip-compressed (`Content-Encoding: gzip`). "
+        "Segment/RudderStack (`/v1/batch`) and PostHog (`/batch/`) SDKs are accepted as they are; "
+        "see the README."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["analytics.ingest.openapi.only_documented_endpoints"],
+}
+
+# --- Ingestion ------------------------------------------------------------------------------------
+
+# Redis streams the web process appends accepted events to and the ingest writers read.
+INGEST_STREAM_PREFIX = env_str("BEACON_INGEST_STREAM_PREFIX", "beacon:ingest")
+INGEST_STREAM_SHARDS = env_int("BEACON_INGEST_STREAM_SHARDS", 4, minimum=1, maximum=256)
+# Stream entries (requests) waiting to be written before ingestion answers 503 + Retry-After.
+INGEST_MAX_BACKLOG = env_int("BEACON_INGEST_MAX_BACKLOG", 200_000, minimum=1)
+# Events per second per API key before 429 + Retry-After (0: no limit).
+INGEST_RATE_LIMIT_PER_KEY = env_int("BEACON_INGEST_RATE_LIMIT_PER_KEY", 20_000, minimum=0)
+# Stream entries one writer reads and commits at once.
+INGEST_WRITER_BATCH = env_int("BEACON_INGEST_WRITER_BATCH", 200, minimum=1, maximum=10_000)
+# Entries a writer read but did not acknowledge for this long are taken over by another writer.
+INGEST_CLAIM_IDLE_SECONDS = env_int("BEACON_INGEST_CLAIM_IDLE_SECONDS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

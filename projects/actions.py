@@ -116,6 +116,10 @@ def do_update_project_settings(*, project: Project, acting_user, **changes) -> P
             before=before,
             after=after,
         )
+        if after["keep_ip"] != before["keep_ip"]:
+            from analytics.ingest.pipeline import forget_project_settings
+
+            transaction.on_commit(lambda: forget_project_settings(project.id))
     return project
 
 

@@ -2,7 +2,7 @@
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import NamedTuple
@@ -134,11 +134,22 @@ class EventStore:
     # --- writing -----------------------------------------------------------------------------
 
     def insert_events(self, records: Sequence[EventRecord]) -> int:
-        """Write events exactly once (by project + message id). Returns how many were new.
+        """Write events exactly once (by project + message id). Returns how many were new."""
+        return len(self.insert_new(records))
+
+    def insert_new(
+        self,
+        records: Sequence[EventRecord],
+        *,
+        prepare: Callable[[list[EventRecord]], list[EventRecord]] | None = None,
+    ) -> list[EventRecord]:
+        """Write events exactly once (by project + message id). Returns the ones that were new.
 
         1. Claim the batch's message keys (md5 of the message id) in ``event_dedup``.
-        2. Write only the claimed events into ``events``.
-        Both steps share one transaction: ids are never claimed without their events.
+        2. ``prepare`` (identity resolution) sees only the claimed events, and returns them to write.
+        3. Write those events into ``events``.
+        All steps share one transaction: ids are never claimed without their events, and a retried
+        identify cannot apply its person changes twice.
 
         TRICKY: the claim is optimistic. Almost every batch is all new ids, so the keys are COPYed in
         (fast); an id seen before makes that COPY fail on the primary key, and the batch is then
@@ -147,28 +158,32 @@ class EventStore:
         """
         records = unique_by_message_id(records)
         if not records:
-            return 0
+            return []
         self.prepare_for(records)
         keys = [message_key(record.message_id) for record in records]
         if settings.BULK_WRITE_METHOD == "copy":
             try:
-                return self._write_once(records, keys, fast=True)
+                return self._write_once(records, keys, prepare, fast=True)
             except psycopg.errors.UniqueViolation:
                 logger.debug("batch holds a message id seen before: claiming it with ON CONFLICT")
-        return self._write_once(records, keys, fast=False)
+        return self._write_once(records, keys, prepare, fast=False)
 
-    def _write_once(self, records: Sequence[EventRecord], keys: list[bytes], *, fast: bool) -> int:
+    def _write_once(
+        self, records: Sequence[EventRecord], keys: list[bytes], prepare, *, fast: bool
+    ) -> list[EventRecord]:
         connection.ensure_connection()
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
             if fast:
                 self._claim_all_by_copy(cursor, records, keys)  # raises UniqueViolation on a seen id
-                fresh = records
+                fresh = list(records)
             else:
                 claimed = self._claim_by_insert(cursor, records, keys)
                 fresh = [r for r, key in zip(records, keys, strict=True) if (r.project_id, key) in claimed]
+            if fresh and prepare is not None:
+                fresh = prepare(fresh)
             if fresh:
                 self._write_rows(cursor, fresh, copy=fast)
-        return len(fresh)
+        return fresh
 
     @staticmethod
     def _claim_all_by_copy(cursor, records, keys) -> None:

@@ -127,7 +127,7 @@ class PostgresStore(EventStore):
 
     def __init__(self) -> None:
         # Days whose partition is known to exist. Partitions are only dropped by retention, far in
-        # the past; a stale entry is corrected by the retry in insert_events.
+        # the past; a stale entry is corrected by the retry in insert_new.
         self._known_days: set[date] = set()
 
     # --- schema ------------------------------------------------------------------------------
@@ -168,16 +168,18 @@ class PostgresStore(EventStore):
     def prepare_for(self, records) -> None:
         self.ensure_partitions({record.time.astimezone(UTC).date() for record in records})
 
-    def insert_events(self, records) -> int:
+    def insert_new(self, records, *, prepare=None):
         from psycopg import errors
 
         try:
-            return super().insert_events(records)  # atomic: a failure leaves the caller's transaction usable
+            return super().insert_new(
+                records, prepare=prepare
+            )  # atomic: the caller's transaction stays usable
         except errors.CheckViolation:
             # "no partition of relation events found for row": the cache outlived a partition that
             # was dropped by retention or created in a transaction that rolled back.
             self._known_days.clear()
-            return super().insert_events(records)
+            return super().insert_new(records, prepare=prepare)
 
     def maintain(self, now: datetime) -> dict:
         today = now.astimezone(UTC).date()

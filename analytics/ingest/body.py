@@ -1,0 +1,88 @@
+"""Reading a request body: size limits, gzip, content type, UTF-8 and JSON, each with its own 4xx."""
+
+import zlib
+
+import orjson
+
+from analytics.ingest.errors import IngestError
+
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+JSON_CONTENT_TYPES = {"application/json", "text/plain", ""}  # sendBeacon sends text/plain
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Decompress, refusing to inflate past the request limit (a gzip bomb is a 413, not an OOM)."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = decompressor.decompress(data, MAX_REQUEST_BYTES + 1)
+    except zlib.error as error:
+        raise IngestError(
+            400,
+            "invalid-gzip",
+            f"Content-Encoding is gzip but the body is not a valid gzip stream ({error}).",
+        ) from None
+    if len(out) > MAX_REQUEST_BYTES or decompressor.unconsumed_tail:
+        raise IngestError(
+            413,
+            "payload-too-large",
+            f"The decompressed body exceeds {MAX_REQUEST_BYTES // (1024 * 1024)} MB.",
+        )
+    if not decompressor.eof:
+        raise IngestError(400, "invalid-gzip", "The gzip stream ends early: the body was cut off.")
+    return out
+
+
+def read_json_body(request) -> tuple[object, int]:
+    """(parsed body, its size in bytes after decompression)."""
+    length = request.META.get("CONTENT_LENGTH")
+    if length and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+        raise IngestError(
+            413, "payload-too-large", f"The request body exceeds {MAX_REQUEST_BYTES // (1024 * 1024)} MB."
+        )
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type not in JSON_CONTENT_TYPES:
+        raise IngestError(
+            415,
+            "unsupported-content-type",
+            f"Send JSON (Content-Type: application/json), not {content_type}.",
+        )
+    data = request.body
+    if len(data) > MAX_REQUEST_BYTES:
+        raise IngestError(
+            413, "payload-too-large", f"The request body exceeds {MAX_REQUEST_BYTES // (1024 * 1024)} MB."
+        )
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if not encoding and request.GET.get("compression") == "gzip-js":
+        encoding = "gzip"  # posthog-js says so in the query string
+    if encoding == "gzip":
+        data = _gunzip(data)
+    elif encoding not in ("", "identity"):
+        raise IngestError(
+            415,
+            "unsupported-content-encoding",
+            f"Content-Encoding {encoding!r} is not supported: use gzip or none.",
+        )
+    if not data.strip():
+        raise IngestError(400, "empty-body", "The request body is empty: send a JSON object or array.")
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestError(400, "invalid-utf8", "The body is not valid UTF-8 text.") from None
+        raise IngestError(400, "invalid-json", f"The body is not valid JSON: {error}.") from None
+    if b"\\u0000" in data:
+        # PostgreSQL text and jsonb cannot hold NUL characters: drop them rather than the event.
+        parsed = strip_nul(parsed)
+    return parsed, len(data)
+
+
+def strip_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [strip_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,292 @@
+"""One mapper per dialect: an SDK's request body -> messages -> ``Incoming`` events.
+
+Each dialect says three things: how a body splits into messages (and the envelope around them), where
+the body carries the API key, and how one message maps onto Beacon's event model. Nothing after
+``Dialect.map`` knows which SDK sent the event.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from analytics.ingest.errors import EventRejected, IngestError
+from analytics.ingest.incoming import (
+    ALIAS,
+    GROUP_IDENTIFY,
+    IDENTIFY,
+    PAGEVIEW,
+    SCREEN,
+    Incoming,
+    PersonUpdate,
+    event_name,
+    object_field,
+    page_from,
+    text_field,
+)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    messages: list
+    sent_at: object = None
+    body_key: str | None = None
+    is_batch: bool = False
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    split: Callable[[object, str], Envelope]
+    map: Callable[[dict, str], Incoming]
+
+
+def _not_json_object(body) -> IngestError:
+    return IngestError(
+        400,
+        "invalid-body",
+        f"The body must be a JSON object or an array of objects, not {type(body).__name__}.",
+    )
+
+
+def _string(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# --- native (Altertable-compatible) -------------------------------------------------------------
+
+
+def split_native(body, kind: str) -> Envelope:
+    if isinstance(body, list):
+        return Envelope(messages=body, is_batch=True)
+    if isinstance(body, dict):
+        return Envelope(messages=[body])
+    raise _not_json_object(body)
+
+
+def map_native(message: dict, kind: str) -> Incoming:
+    """`/track`, `/identify`, `/alias`, `/page`, `/screen` (DESIGN.md section 4)."""
+    environment = text_field(message, "environment", required=True, max_length=100)
+    distinct_id = text_field(message, "distinct_id")
+    properties = object_field(message, "properties", required=kind == "track") or {}
+    person = None
+    if kind == "track":
+        name = event_name(message)
+    elif kind == "identify":
+        distinct_id = text_field(message, "distinct_id", required=True)
+        name = IDENTIFY
+        person = PersonUpdate(
+            set=object_field(message, "traits") or object_field(message, "$set"),
+            set_once=object_field(message, "$set_once"),
+            link=text_field(message, "anonymous_id"),
+            identify=True,
+        )
+    elif kind == "alias":
+        previous_id = text_field(message, "distinct_id", required=True)
+        distinct_id = text_field(message, "new_user_id", required=True)
+        name = ALIAS
+        properties = {**properties, "previous_id": previous_id}
+        person = PersonUpdate(link=previous_id, identify=True)
+    else:  # page, screen
+        name = PAGEVIEW if kind == "page" else SCREEN
+        page_name = message.get("name") or message.get("event")
+        if page_name is not None:
+            properties = {**properties, "name": page_name}
+    return Incoming(
+        event=name,
+        properties=properties,
+        environment=environment,
+        distinct_id=distinct_id or text_field(message, "anonymous_id") or text_field(message, "device_id"),
+        anonymous_id=text_field(message, "anonymous_id"),
+        device_id=text_field(message, "device_id"),
+        session_id=text_field(message, "session_id"),
+        timestamp=message.get("timestamp"),
+        sent_at=message.get("sent_at"),
+        message_id=text_field(message, "message_id") or text_field(message, "uuid"),
+        person=person,
+        library_name=_string(properties.get("$lib")),
+        library_version=_string(properties.get("$lib_version")),
+        user_agent=_string(properties.get("$user_agent")),
+        page=page_from(
+            properties.get("$url"),
+            properties.get("$pathname"),
+            properties.get("$referer") or properties.get("$referrer"),
+            properties.get("$title"),
+        ),
+        app_version=_string(properties.get("$app_version")) or _string(properties.get("app_version")),
+    )
+
+
+# --- Segment and RudderStack --------------------------------------------------------------------
+
+SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+
+def split_segment(body, kind: str) -> Envelope:
+    if not isinstance(body, dict):
+        raise _not_json_object(body)
+    body_key = _string(body.get("writeKey"))
+    if kind == "batch":
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            raise IngestError(400, "invalid-body", "`batch` must be an array of messages.")
+        return Envelope(messages=batch, sent_at=body.get("sentAt"), body_key=body_key, is_batch=True)
+    return Envelope(messages=[{"type": kind, **body}], sent_at=body.get("sentAt"), body_key=body_key)
+
+
+def map_segment(message: dict, kind: str) -> Incoming:
+    """Segment's spec (segment.com/docs/connections/spec); RudderStack's differences noted inline."""
+    message_type = message.get("type")
+    if message_type not in SEGMENT_TYPES:
+        raise EventRejected(
+            "invalid-type", f"`type` must be one of {', '.join(SEGMENT_TYPES)}, not {message_type!r}."
+        )
+    context = object_field(message, "context") or {}
+    properties = object_field(message, "properties") or {}
+    user_id = text_field(message, "userId")
+    anonymous_id = text_field(message, "anonymousId")
+    person = None
+    if message_type == "track":
+        name = event_name(message)
+    elif message_type == "identify":
+        name = IDENTIFY
+        # RudderStack puts traits in context.traits, not at the top level.
+        traits = object_field(message, "traits") or object_field(context, "traits")
+        person = PersonUpdate(
+            set=traits, link=anonymous_id if user_id else None, identify=user_id is not None
+        )
+        properties = {**properties, "$set": traits} if traits else properties
+    elif message_type == "alias":
+        previous_id = text_field(message, "previousId", required=True)
+        user_id = text_field(message, "userId", required=True)
+        name = ALIAS
+        properties = {**properties, "previous_id": previous_id}
+        person = PersonUpdate(link=previous_id, identify=True)
+    elif message_type == "group":
+        name = GROUP_IDENTIFY
+        group_id = text_field(message, "groupId", required=True)
+        traits = object_field(message, "traits") or {}
+        properties = {**properties, "$group_type": "group", "$group_key": group_id, "$group_set": traits}
+    else:
+        name = PAGEVIEW if message_type == "page" else SCREEN
+        for field_name in ("name", "category"):
+            if message.get(field_name) is not None:
+                properties = {**properties, field_name: message[field_name]}
+    if user_id is None and anonymous_id is None:
+        raise EventRejected("missing-user-id", "Every message needs `userId` or `anonymousId`.")
+    library = context.get("library") if isinstance(context.get("library"), dict) else {}
+    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    app = context.get("app") if isinstance(context.get("app"), dict) else {}
+    device = context.get("device") if isinstance(context.get("device"), dict) else {}
+    if message_type == "page":
+        page = {**properties, **page}
+    extra = {
+        key: context[key]
+        for key in ("locale", "timezone", "campaign", "screen", "os", "network", "channel")
+        if key in context
+    }
+    if "channel" in message:
+        extra["channel"] = message["channel"]
+    return Incoming(
+        event=name,
+        properties=properties,
+        environment=text_field(message, "environment", max_length=100),
+        distinct_id=user_id or anonymous_id,
+        anonymous_id=anonymous_id,
+        device_id=text_field(device, "id"),
+        session_id=text_field(context, "sessionId") or text_field(properties, "session_id"),
+        timestamp=message.get("timestamp") or message.get("originalTimestamp"),
+        sent_at=message.get("sentAt"),
+        message_id=text_field(message, "messageId"),
+        person=person,
+        library_name=_string(library.get("name")),
+        library_version=_string(library.get("version")),
+        user_agent=_string(context.get("userAgent")),
+        ip=_string(context.get("ip")),
+        page=page_from(
+            page.get("url"), page.get("path"), page.get("referrer"), page.get("title"), page.get("search")
+        ),
+        app_version=_string(app.get("version")),
+        extra_context=extra,
+    )
+
+
+# --- PostHog --------------------------------------------------------------------------------------
+
+
+def split_posthog(body, kind: str) -> Envelope:
+    if isinstance(body, list):  # posthog-js sends an array to /e/
+        key = next((_string(m.get("api_key") or m.get("token")) for m in body if isinstance(m, dict)), None)
+        return Envelope(messages=body, body_key=key, is_batch=True)
+    if not isinstance(body, dict):
+        raise _not_json_object(body)
+    body_key = _string(body.get("api_key")) or _string(body.get("token"))
+    if "batch" in body:
+        batch = body["batch"]
+        if not isinstance(batch, list):
+            raise IngestError(400, "invalid-body", "`batch` must be an array of events.")
+        if body_key is None:
+            body_key = next((_string(m.get("api_key")) for m in batch if isinstance(m, dict)), None)
+        return Envelope(messages=batch, sent_at=body.get("sent_at"), body_key=body_key, is_batch=True)
+    if body_key is None and isinstance(body.get("properties"), dict):
+        body_key = _string(body["properties"].get("token"))
+    return Envelope(messages=[body], sent_at=body.get("sent_at"), body_key=body_key)
+
+
+def map_posthog(message: dict, kind: str) -> Incoming:
+    """PostHog's capture API: `$set`/`$set_once` at the top level or in properties, `$identify`,
+    `$create_alias` (linking `distinct_id` and `properties.alias`), `$groupidentify`."""
+    name = event_name(message)
+    properties = object_field(message, "properties") or {}
+    distinct_id = (
+        text_field(message, "distinct_id")
+        or text_field(properties, "distinct_id")
+        or text_field(properties, "$distinct_id")
+    )
+    if distinct_id is None:
+        raise EventRejected("missing-distinct-id", "`distinct_id` is required.")
+    to_set = object_field(message, "$set") or object_field(properties, "$set")
+    to_set_once = object_field(message, "$set_once") or object_field(properties, "$set_once")
+    link = None
+    identify = False
+    if name == IDENTIFY:
+        link = text_field(properties, "$anon_distinct_id")
+        identify = True
+    elif name == ALIAS:
+        link = text_field(properties, "alias", required=True)
+    person = (
+        PersonUpdate(set=to_set, set_once=to_set_once, link=link, identify=identify)
+        if (to_set or to_set_once or link or identify)
+        else None
+    )
+    offset = message.get("offset")
+    return Incoming(
+        event=name,
+        properties=properties,
+        environment=text_field(message, "environment", max_length=100),
+        distinct_id=distinct_id,
+        anonymous_id=text_field(properties, "$anon_distinct_id"),
+        device_id=text_field(properties, "$device_id"),
+        session_id=text_field(properties, "$session_id"),
+        timestamp=message.get("timestamp"),
+        sent_at=message.get("sent_at"),
+        offset_ms=offset if isinstance(offset, int | float) and not isinstance(offset, bool) else None,
+        message_id=text_field(message, "uuid")
+        or text_field(message, "message_id")
+        or text_field(properties, "$insert_id"),
+        person=person,
+        library_name=_string(properties.get("$lib")),
+        library_version=_string(properties.get("$lib_version")),
+        user_agent=_string(properties.get("$raw_user_agent")) or _string(properties.get("$user_agent")),
+        ip=_string(properties.get("$ip")),
+        page=page_from(
+            properties.get("$current_url"),
+            properties.get("$pathname"),
+            properties.get("$referrer"),
+            properties.get("title"),
+        ),
+        app_version=_string(properties.get("$app_version")),
+    )
+
+
+NATIVE = Dialect("native", split_native, map_native)
+SEGMENT = Dialect("segment", split_segment, map_segment)
+POSTHOG = Dialect("posthog", split_posthog, map_posthog)

@@ -1,0 +1,244 @@
+"""One ingestion request, whatever the dialect: body -> key -> events -> durable -> reply.
+
+1. Read the body (size limits, gzip, JSON) and split it into messages with the dialect.
+2. Authenticate the key (header first, then the body), then the per-key rate limit.
+3. Map each message, check it, enrich it. A bad message is rejected by index; the others go on.
+4. Make the accepted events durable: one XADD to the project's Redis stream, or with ``?sync=true``
+   a direct write (store + identity) committed before the reply.
+5. Reply with a body every SDK in WIRE.md accepts.
+"""
+
+import logging
+
+import orjson
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.utils import timezone
+
+from analytics.ingest import buffer
+from analytics.ingest.body import read_json_body
+from analytics.ingest.dialects import Dialect
+from analytics.ingest.enrich import build_record
+from analytics.ingest.errors import EventRejected, IngestError
+from analytics.ingest.writer import write_events
+from projects.auth import client_ip
+from projects.authentication import key_from_request
+from projects.keys import KeyInfo, authenticate_key
+from projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENT_BYTES = 500 * 1024
+MAX_DEPTH = 32
+PROJECT_SETTINGS_SECONDS = 60
+
+SUCCESS = {"ok": True, "error_code": None, "status": 1, "code": 200}
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-API-Key, Authorization",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def json_response(body: dict, status: int = 200, retry_after: int | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+    for name, value in CORS_HEADERS.items():
+        response[name] = value
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def error_response(error: IngestError, *, accepted: int = 0, rejected: list | None = None) -> HttpResponse:
+    body = {
+        "ok": False,
+        "error_code": error.error_code,
+        "error": error.error_code,
+        "message": error.message,
+        "code": error.status,
+        "status": 0,
+        "accepted": accepted,
+    }
+    if rejected:
+        body["rejected"] = rejected
+    return json_response(body, error.status, error.retry_after)
+
+
+# --- keys, limits and project settings ------------------------------------------------------------
+
+
+def authenticate(request, body_key: str | None) -> KeyInfo:
+    raw = key_from_request(request) or body_key
+    if not raw:
+        raise IngestError(
+            401,
+            "missing-api-key",
+            "No API key: send it as X-API-Key, Authorization: Bearer, Basic auth (key as user), "
+            "?apiKey=, or writeKey / api_key in the body.",
+        )
+    key = authenticate_key(raw)
+    if key is None:
+        raise IngestError(401, "invalid-api-key", f"Unknown, revoked or expired API key ({raw[:14]}...).")
+    return key
+
+
+def check_rate_limit(key: KeyInfo, events: int, now_seconds: int) -> None:
+    """A fixed one-second window of events per key, shared by every web worker through Redis."""
+    limit = settings.INGEST_RATE_LIMIT_PER_KEY
+    if not limit:
+        return
+    counter = f"ratelimit:ingest:{key.key_id}:{now_seconds}"
+    pipe = buffer.get_redis().pipeline(transaction=False)
+    pipe.incrby(counter, events)
+    pipe.expire(counter, 2)
+    total, _ = pipe.execute()
+    if total > limit:
+        raise IngestError(
+            429,
+            "rate-limited",
+            f"This key sent more than {limit} events in one second. Retry after the Retry-After delay.",
+            retry_after=1,
+        )
+
+
+def _settings_key(project_id: int) -> str:
+    return f"project-ingest:v1:{project_id}"
+
+
+def project_settings(project_id: int) -> dict:
+    """What ingestion needs of a project, cached in Redis (changed by ``forget_project_settings``)."""
+    found = cache.get(_settings_key(project_id))
+    if found is None:
+        keep_ip = Project.objects.filter(id=project_id).values_list("keep_ip", flat=True).first()
+        found = {"keep_ip": bool(keep_ip)}
+        cache.set(_settings_key(project_id), found, PROJECT_SETTINGS_SECONDS)
+    return found
+
+
+def forget_project_settings(project_id: int) -> None:
+    cache.delete(_settings_key(project_id))
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+def _too_deep(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = current.values() if isinstance(current, dict) else current
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _check_message(message, body_size: int) -> None:
+    if not isinstance(message, dict):
+        raise EventRejected(
+            "not-an-object", f"Each event must be a JSON object, not {type(message).__name__}."
+        )
+    if body_size > MAX_EVENT_BYTES and len(orjson.dumps(message)) > MAX_EVENT_BYTES:
+        raise EventRejected("event-too-large", f"The event is larger than {MAX_EVENT_BYTES // 1024} KB.")
+    if _too_deep(message, MAX_DEPTH + 2):  # the event object and its properties add two levels
+        raise EventRejected("too-deeply-nested", f"Properties are nested more than {MAX_DEPTH} levels deep.")
+
+
+def build_events(request, dialect: Dialect, kind: str, envelope, key: KeyInfo, body_size: int, received_at):
+    """(accepted [(record, person update)], rejected [{index, reason, message}])."""
+    accepted, rejected = [], []
+    keep_ip = project_settings(key.project_id)["keep_ip"]
+    header_user_agent = request.META.get("HTTP_USER_AGENT") or None
+    request_ip = client_ip(request) if keep_ip else None
+    for index, message in enumerate(envelope.messages):
+        try:
+            _check_message(message, body_size)
+            incoming = dialect.map(message, kind)
+            if incoming.environment is not None and (refusal := key.write_refusal(incoming.environment)):
+                raise EventRejected("environment-mismatch", refusal)
+            try:
+                record = build_record(
+                    incoming,
+                    raw_message=message,
+                    project_id=key.project_id,
+                    environment_id=key.environment_id,
+                    received_at=received_at,
+                    envelope_sent_at=envelope.sent_at,
+                    header_user_agent=header_user_agent,
+                    request_ip=request_ip,
+                    keep_ip=keep_ip,
+                )
+            except ValueError as error:
+                raise EventRejected("invalid-timestamp", f"Bad timestamp: {error}.") from None
+        except EventRejected as rejection:
+            rejected.append({"index": index, "reason": rejection.reason, "message": rejection.message})
+            continue
+        accepted.append((record, incoming.person))
+    return accepted, rejected
+
+
+# --- the request ----------------------------------------------------------------------------------
+
+
+def persist(project_id: int, events: list, *, sync: bool) -> None:
+    if sync:
+        write_events(events)
+        return
+    try:
+        buffer.append(project_id, events)
+    except buffer.BacklogFull:
+        raise IngestError(
+            503,
+            "backlog-full",
+            "Beacon is behind on writing events; nothing was stored. Retry later.",
+            retry_after=5,
+        ) from None
+
+
+def handle(request, dialect: Dialect, kind: str) -> HttpResponse:
+    received_at = timezone.now()
+    try:
+        body, body_size = read_json_body(request)
+        envelope = dialect.split(body, kind)
+        key = authenticate(request, envelope.body_key)
+        check_rate_limit(key, max(len(envelope.messages), 1), int(received_at.timestamp()))
+        accepted, rejected = build_events(request, dialect, kind, envelope, key, body_size, received_at)
+        if accepted:
+            persist(key.project_id, accepted, sync=request.GET.get("sync") in ("true", "1"))
+    except IngestError as error:
+        return error_response(error)
+    except redis.RedisError:
+        logger.exception("ingest: Redis unavailable")
+        return error_response(
+            IngestError(
+                503,
+                "unavailable",
+                "The event buffer is unavailable; nothing was stored. Retry later.",
+                retry_after=5,
+            )
+        )
+    if not rejected:
+        return json_response({**SUCCESS, "accepted": len(accepted)})
+    return error_response(
+        _rejection_error(rejected, len(envelope.messages), len(accepted), envelope.is_batch),
+        accepted=len(accepted),
+        rejected=rejected,
+    )
+
+
+def _rejection_error(rejected: list, total: int, accepted: int, is_batch: bool) -> IngestError:
+    first = rejected[0]
+    if not is_batch and total == 1:
+        status = 413 if first["reason"] == "event-too-large" else 400
+        return IngestError(status, first["reason"], first["message"])
+    kept = f"the other {accepted} were stored" if accepted else "none was stored"
+    return IngestError(
+        400,
+        "events-rejected",
+        f"{len(rejected)} of {total} events were rejected and {kept}; event {first['index']}: {first['message']}",
+    )

@@ -1,6 +1,7 @@
 """Helpers for ingestion tests: keys, isolated Redis streams, draining them, reading events back."""
 
 import gzip
+
 import orjson
 from django.db import connection
 
@@ -80,3 +81,17 @@ def person_of(project, distinct_id: str) -> Person | None:
         .first()
     )
     return link.person if link else None
+
+
+def wait_for(condition, *, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

@@ -3,12 +3,13 @@ the endpoints parse with ``analytics.ingest.dialects``, not with these serialize
 
 from rest_framework import serializers
 
-DOCUMENTED_PREFIXES = ("/track", "/identify", "/alias", "/page", "/screen", "/api/v1/")
+DOCUMENTED_PATHS = {"/track", "/identify", "/alias", "/page", "/screen"}
 
 
 def only_documented_endpoints(endpoints):
-    """Keep the native API and the query API; the compatibility endpoints follow their vendors' docs."""
-    return [endpoint for endpoint in endpoints if endpoint[0].startswith(DOCUMENTED_PREFIXES)]
+    """Keep the native API (without its trailing-slash twins) and the query API; the compatibility
+    endpoints follow their vendors' documentation."""
+    return [e for e in endpoints if e[0] in DOCUMENTED_PATHS or e[0].startswith("/api/v1/")]
 
 
 class _Common(serializers.Serializer):

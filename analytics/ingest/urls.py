@@ -3,16 +3,21 @@
 Each route takes an optional trailing slash, so APPEND_SLASH never redirects a POST.
 """
 
-from django.urls import re_path
+from django.urls import path, re_path
 
 from analytics.ingest import views
 
+NATIVE_VIEWS = {
+    "track": views.NativeTrackView,
+    "identify": views.NativeIdentifyView,
+    "alias": views.NativeAliasView,
+    "page": views.NativePageView,
+    "screen": views.NativeScreenView,
+}
+
 urlpatterns = [
-    re_path(r"^track/?$", views.NativeTrackView.as_view(), name="ingest-track"),
-    re_path(r"^identify/?$", views.NativeIdentifyView.as_view(), name="ingest-identify"),
-    re_path(r"^alias/?$", views.NativeAliasView.as_view(), name="ingest-alias"),
-    re_path(r"^page/?$", views.NativePageView.as_view(), name="ingest-page"),
-    re_path(r"^screen/?$", views.NativeScreenView.as_view(), name="ingest-screen"),
+    *(path(kind, view.as_view(), name=f"ingest-{kind}") for kind, view in NATIVE_VIEWS.items()),
+    *(path(f"{kind}/", view.as_view()) for kind, view in NATIVE_VIEWS.items()),
     re_path(r"^v1/batch/?$", views.SegmentView.as_view(kind="batch"), name="ingest-segment-batch"),
     *(
         re_path(rf"^v1/{kind}/?$", views.SegmentView.as_view(kind=kind), name=f"ingest-segment-{kind}")

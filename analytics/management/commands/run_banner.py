@@ -12,13 +12,16 @@ class Command(BaseCommand):
         url = settings.PUBLIC_URL.rstrip("/")
         lines = [
             "",
-            "  Beacon is starting (web, Celery worker, Celery beat). Ctrl-C stops them all.",
+            "  Beacon is starting (web, ingest writer, Celery worker, Celery beat). Ctrl-C stops them all.",
             f"  URL:          {url}/",
             f"  Demo login:   {DEMO_USERNAME} / {DEMO_PASSWORD}",
             f"  Demo project: {url}/projects/{DEMO_PROJECT}/",
             f"  API keys:     {url}/projects/{DEMO_PROJECT}/keys/",
             f"                or: .venv/bin/python manage.py create_api_key --project {DEMO_PROJECT} "
             "--environment production --kind write",
+            f"  Send events:  curl -X POST {url}/track -H 'X-API-Key: <write key>' -H 'Content-Type: application/json' "
+            '-d \'{"environment": "production", "event": "Hello", "distinct_id": "me", "properties": {}}\'',
+            f"  API docs:     {url}/api/docs/",
             f"  Health:       {url}/healthz   storage backend: {get_store().name}",
             "",
         ]

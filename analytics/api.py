@@ -1,8 +1,10 @@
-"""The query API: read with a secret key. (Ingestion endpoints arrive with the ingestion work.)"""
+"""The query API: read with a secret key."""
 
 from datetime import UTC, datetime, timedelta
 
-from rest_framework import exceptions, permissions
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.response import Response
 
@@ -18,6 +20,19 @@ class ReadKeyRequired(permissions.BasePermission):
         return request.auth is not None and request.auth.can_read()
 
 
+@extend_schema(
+    tags=["query"],
+    responses=inline_serializer(
+        "KeyInfo",
+        {
+            "project": serializers.CharField(),
+            "environment": serializers.CharField(),
+            "kind": serializers.ChoiceField(["write", "secret"]),
+            "can_read": serializers.BooleanField(),
+            "expires_at": serializers.DateTimeField(allow_null=True),
+        },
+    ),
+)
 @api_view(["GET"])
 @authentication_classes([ApiKeyAuthentication])
 @permission_classes([permissions.IsAuthenticated])
@@ -36,6 +51,14 @@ def key_info(request):
     )
 
 
+@extend_schema(
+    tags=["query"],
+    parameters=[
+        OpenApiParameter("days", int, description="1 to 90 (default 7)."),
+        OpenApiParameter("environment", str, description="An environment slug of the key's project."),
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
 @api_view(["GET"])
 @authentication_classes([ApiKeyAuthentication])
 @permission_classes([permissions.IsAuthenticated, ReadKeyRequired])

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.views import healthz
+from config.env import env_bool
+from config.views import bench_hello, healthz
 from projects.views.account import BeaconLoginView
 
 urlpatterns = [
@@ -13,6 +14,13 @@ urlpatterns = [
     path("api/v1/", include("analytics.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # bench/ingest.py's hello-world baseline, routed only with BEACON_BENCH_ENDPOINTS=1; placed just
+    # before the ingestion routes so that resolving it walks the same patterns as resolving /track.
+    *(
+        [path("bench/hello", bench_hello, name="bench-hello")]
+        if env_bool("BEACON_BENCH_ENDPOINTS", False)
+        else []
+    ),
     path("", include("analytics.ingest.urls")),
     path("", include("projects.urls")),
 ]

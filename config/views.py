@@ -1,8 +1,9 @@
 import logging
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from config.redis import get_redis
@@ -34,3 +35,13 @@ def healthz(request):
     healthy = all(state == "ok" for state in checks.values())
     body = {"status": "ok" if healthy else "unavailable", "storage_backend": storage_backend, **checks}
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@csrf_exempt
+def bench_hello(request):
+    """bench/ingest.py's hello-world baseline: no database, no Redis, the full middleware stack.
+
+    Routed only when BEACON_BENCH_ENDPOINTS is on (config/urls.py). CSRF-exempt like the ingestion
+    views (DRF exempts them), so a POST of the same bytes as a /track request gets the same treatment.
+    """
+    return HttpResponse(b'{"ok":true}', content_type="application/json")

@@ -56,6 +56,7 @@ def _native_view(kind: str, request_serializer, summary: str, description: str):
         },
         examples=[OpenApiExample(kind, value=openapi.EXAMPLES[kind], request_only=True)],
         tags=["ingestion"],
+        auth=[{"ApiKey": []}],
     )
     def post(self, request, *args, **kwargs):
         return IngestView.post(self, request, *args, **kwargs)

@@ -1,8 +1,10 @@
 """Server-side enrichment and event times: user agent, library, page, app version, IP, clock skew."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 
 from analytics.ingest.timestamps import parse_timestamp
 from projects.actions import do_update_project_settings
@@ -193,5 +195,7 @@ def test_the_openapi_schema_documents_the_native_endpoints(client):
     assert not any(path.startswith(("/v1/", "/batch", "/e/")) for path in schema["paths"])
     track = schema["paths"]["/track"]["post"]
     assert {"200", "400", "401", "413", "429"} <= set(track["responses"])
+    assert track["security"] == [{"ApiKey": []}]
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=io.StringIO())  # raises on a warning
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()

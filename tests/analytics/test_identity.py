@@ -5,7 +5,7 @@ import pytest
 from analytics.models import IdentityWarning, Person
 from tests.analytics.ingest import new_key, person_of, post, stored_events
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from tests.analytics.ingest import drain, new_key, person_of, stored_events
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "wire-examples"
 # example file -> (placeholder key in it, environment of the key, event names expected, in order of time)

@@ -8,6 +8,7 @@ the body carries the API key, and how one message maps onto Beacon's event model
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from analytics.ingest.body import read_form_data_body, read_json_body
 from analytics.ingest.errors import EventRejected, IngestError
 from analytics.ingest.incoming import (
     ALIAS,
@@ -37,6 +38,7 @@ class Dialect:
     name: str
     split: Callable[[object, str], Envelope]
     map: Callable[[dict, str], Incoming]
+    read: Callable = read_json_body
 
 
 def _not_json_object(body) -> IngestError:
@@ -290,3 +292,149 @@ def map_posthog(message: dict, kind: str) -> Incoming:
 NATIVE = Dialect("native", split_native, map_native)
 SEGMENT = Dialect("segment", split_segment, map_segment)
 POSTHOG = Dialect("posthog", split_posthog, map_posthog)
+
+
+# --- Amplitude (HTTP API v2 and Batch API) --------------------------------------------------------
+
+
+def split_amplitude(body, kind: str) -> Envelope:
+    if not isinstance(body, dict):
+        raise _not_json_object(body)
+    events = body.get("events")
+    if not isinstance(events, list):
+        raise IngestError(400, "invalid-body", "`events` must be an array of events.")
+    return Envelope(messages=events, body_key=_string(body.get("api_key")), is_batch=True)
+
+
+def map_amplitude(message: dict, kind: str) -> Incoming:
+    """Amplitude's HTTP API v2 event: `user_properties` carries `$set`/`$set_once` on any event."""
+    name = event_name(message, "event_type")
+    user_id = text_field(message, "user_id")
+    device_id = text_field(message, "device_id")
+    properties = dict(object_field(message, "event_properties") or {})
+    user_properties = object_field(message, "user_properties") or {}
+    groups = object_field(message, "groups")
+    if groups:
+        properties["$groups"] = groups
+    if name == GROUP_IDENTIFY and groups:
+        group_type, group_key = next(iter(groups.items()))
+        group_set = (object_field(message, "group_properties") or {}).get("$set") or {}
+        properties.update({"$group_type": group_type, "$group_key": group_key, "$group_set": group_set})
+    to_set = user_properties.get("$set") if isinstance(user_properties.get("$set"), dict) else None
+    to_set_once = (
+        user_properties.get("$set_once") if isinstance(user_properties.get("$set_once"), dict) else None
+    )
+    identify = name == IDENTIFY and user_id is not None
+    link = device_id if identify and device_id else None
+    person = (
+        PersonUpdate(to_set, to_set_once, link, identify) if (to_set or to_set_once or identify) else None
+    )
+    library_name, _, library_version = (_string(message.get("library")) or "").partition("/")
+    session = message.get("session_id")
+    return Incoming(
+        event=name,
+        properties=properties,
+        distinct_id=user_id or device_id,
+        anonymous_id=device_id if user_id is None else None,
+        device_id=device_id,
+        session_id=str(session) if isinstance(session, int) and session > 0 else None,
+        timestamp=message.get("time"),
+        message_id=text_field(message, "insert_id"),
+        person=person,
+        library_name=library_name or None,
+        library_version=library_version or None,
+        ip=_string(message.get("ip")),
+        app_version=_string(message.get("app_version")),
+        extra_context={
+            k: message[k]
+            for k in ("platform", "os_name", "os_version", "device_model", "language", "country")
+            if k in message
+        },
+    )
+
+
+AMPLITUDE = Dialect("amplitude", split_amplitude, map_amplitude)
+
+
+def split_batch_path(body, kind: str) -> Envelope:
+    """`/batch` is PostHog's (`{"batch": [...]}`) and Amplitude's Batch API (`{"events": [...]}`)."""
+    if isinstance(body, dict) and "events" in body and "batch" not in body:
+        return split_amplitude(body, kind)
+    return split_posthog(body, kind)
+
+
+def map_batch_path(message: dict, kind: str) -> Incoming:
+    return map_amplitude(message, kind) if "event_type" in message else map_posthog(message, kind)
+
+
+POSTHOG_OR_AMPLITUDE = Dialect("posthog", split_batch_path, map_batch_path)
+
+
+# --- Mixpanel (/track, /engage, /groups, /import) -------------------------------------------------
+
+
+def split_mixpanel(body, kind: str) -> Envelope:
+    messages = body if isinstance(body, list) else [body]
+    key = None
+    for message in messages:
+        if isinstance(message, dict):
+            properties = message.get("properties") if isinstance(message.get("properties"), dict) else {}
+            key = _string(message.get("$token")) or _string(properties.get("token"))
+            if key:
+                break
+    return Envelope(messages=messages, body_key=key, is_batch=isinstance(body, list))
+
+
+def map_mixpanel(message: dict, kind: str) -> Incoming:
+    """Mixpanel's ingestion API: events with `properties.token`, profile and group updates."""
+    if kind == "engage":
+        distinct_id = text_field(message, "$distinct_id", required=True)
+        to_set, to_set_once = object_field(message, "$set"), object_field(message, "$set_once")
+        return Incoming(
+            event="$set",
+            properties={k: v for k, v in message.items() if k not in ("$token", "$time", "$distinct_id")},
+            distinct_id=distinct_id,
+            timestamp=message.get("$time"),
+            person=PersonUpdate(set=to_set, set_once=to_set_once),
+            library_name="mixpanel",
+        )
+    if kind == "groups":
+        return Incoming(
+            event=GROUP_IDENTIFY,
+            properties={
+                "$group_type": text_field(message, "$group_key", required=True),
+                "$group_key": text_field(message, "$group_id", required=True),
+                "$group_set": object_field(message, "$set") or {},
+            },
+            timestamp=message.get("$time"),
+            library_name="mixpanel",
+        )
+    name = event_name(message)
+    raw = object_field(message, "properties") or {}
+    reserved = ("token", "time", "distinct_id", "$insert_id", "mp_lib", "$lib_version", "ip", "$ip")
+    properties = {k: v for k, v in raw.items() if k not in reserved}
+    distinct_id = text_field(raw, "distinct_id")
+    person = None
+    if name == ALIAS:
+        person = PersonUpdate(link=text_field(raw, "alias", required=True))
+        properties["alias"] = raw["alias"]
+    elif name == IDENTIFY:  # mixpanel-js: $identified_id and $anon_id
+        distinct_id = text_field(raw, "$identified_id") or distinct_id
+        person = PersonUpdate(link=text_field(raw, "$anon_id"), identify=True)
+    if distinct_id is None:
+        raise EventRejected("missing-distinct-id", "`properties.distinct_id` is required.")
+    return Incoming(
+        event=name,
+        properties=properties,
+        distinct_id=distinct_id,
+        device_id=text_field(raw, "$device_id"),
+        timestamp=raw.get("time"),
+        message_id=text_field(raw, "$insert_id"),
+        person=person,
+        library_name=_string(raw.get("mp_lib")) and f"mixpanel-{raw['mp_lib']}",
+        library_version=_string(raw.get("$lib_version")),
+        ip=_string(raw.get("ip")) or _string(raw.get("$ip")),
+    )
+
+
+MIXPANEL = Dialect("mixpanel", split_mixpanel, map_mixpanel, read_form_data_body)

@@ -18,7 +18,6 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from analytics.ingest import buffer
-from analytics.ingest.body import read_json_body
 from analytics.ingest.dialects import Dialect
 from analytics.ingest.enrich import build_record
 from analytics.ingest.errors import EventRejected, IngestError
@@ -203,7 +202,7 @@ def persist(project_id: int, events: list, *, sync: bool) -> None:
 def handle(request, dialect: Dialect, kind: str) -> HttpResponse:
     received_at = timezone.now()
     try:
-        body, body_size = read_json_body(request)
+        body, body_size = dialect.read(request)
         envelope = dialect.split(body, kind)
         key = authenticate(request, envelope.body_key)
         check_rate_limit(key, max(len(envelope.messages), 1), int(received_at.timestamp()))

@@ -23,8 +23,12 @@ urlpatterns = [
         re_path(rf"^v1/{kind}/?$", views.SegmentView.as_view(kind=kind), name=f"ingest-segment-{kind}")
         for kind in ("track", "identify", "page", "screen", "alias", "group")
     ),
-    re_path(r"^batch/?$", views.PostHogView.as_view(), name="ingest-posthog-batch"),
+    re_path(r"^batch/?$", views.PostHogOrAmplitudeBatchView.as_view(), name="ingest-posthog-batch"),
     re_path(r"^capture/?$", views.PostHogView.as_view(), name="ingest-posthog-capture"),
     re_path(r"^e/?$", views.PostHogView.as_view(), name="ingest-posthog-e"),
     re_path(r"^i/v0/e/?$", views.PostHogView.as_view(), name="ingest-posthog-i-v0-e"),
+    re_path(r"^2/httpapi/?$", views.AmplitudeView.as_view(), name="ingest-amplitude"),
+    re_path(r"^engage/?$", views.MixpanelView.as_view(kind="engage"), name="ingest-mixpanel-engage"),
+    re_path(r"^groups/?$", views.MixpanelView.as_view(kind="groups"), name="ingest-mixpanel-groups"),
+    re_path(r"^import/?$", views.MixpanelView.as_view(kind="track"), name="ingest-mixpanel-import"),
 ]

@@ -10,7 +10,16 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework.views import APIView
 
 from analytics.ingest import openapi, pipeline
-from analytics.ingest.dialects import NATIVE, POSTHOG, SEGMENT, Dialect
+from analytics.ingest.body import FORM_CONTENT_TYPE, content_type
+from analytics.ingest.dialects import (
+    AMPLITUDE,
+    MIXPANEL,
+    NATIVE,
+    POSTHOG,
+    POSTHOG_OR_AMPLITUDE,
+    SEGMENT,
+    Dialect,
+)
 
 
 class IngestView(APIView):
@@ -21,7 +30,15 @@ class IngestView(APIView):
     kind: str = "track"
 
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        return pipeline.handle(request._request, self.dialect, self.kind)
+        django_request = request._request
+        if (
+            self.dialect is NATIVE
+            and self.kind == "track"
+            and content_type(django_request) == FORM_CONTENT_TYPE
+        ):
+            # Mixpanel's /track shares our path; its form body tells it apart (WIRE.md, "Django pitfalls").
+            return pipeline.handle(django_request, MIXPANEL, "track")
+        return pipeline.handle(django_request, self.dialect, self.kind)
 
     def options(self, request, *args, **kwargs) -> HttpResponse:
         """CORS preflight: browsers send events from any origin with a write key."""
@@ -96,4 +113,23 @@ class SegmentView(IngestView):
 class PostHogView(IngestView):
     dialect = POSTHOG
     kind = "capture"
+    schema = None
+
+
+class PostHogOrAmplitudeBatchView(IngestView):
+    """`/batch`: PostHog's SDKs and Amplitude's Batch API both post here; the body tells them apart."""
+
+    dialect = POSTHOG_OR_AMPLITUDE
+    kind = "capture"
+    schema = None
+
+
+class AmplitudeView(IngestView):
+    dialect = AMPLITUDE
+    kind = "events"
+    schema = None
+
+
+class MixpanelView(IngestView):
+    dialect = MIXPANEL
     schema = None

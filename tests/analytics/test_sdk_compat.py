@@ -251,7 +251,9 @@ def _run_node_sdk(beacon: Beacon, sdk: str) -> list[dict]:
     command = [node, str(NODE_SCRIPT), sdk, beacon.url, beacon.key, beacon.user]
     command += [beacon.anonymous, beacon.second_anonymous]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, f"{sdk} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{sdk} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    )
     report = json.loads(result.stdout)
     assert report["errors"] == []
     assert report["requests"], f"{sdk} sent nothing"
@@ -308,14 +310,20 @@ def test_the_posthog_python_sdk_stores_every_call_type(beacon, gzip):
     )
     with Window() as window:
         uuids = {
-            "Order Completed": client.capture("Order Completed", distinct_id=beacon.anonymous, properties=ORDER),
+            "Order Completed": client.capture(
+                "Order Completed", distinct_id=beacon.anonymous, properties=ORDER
+            ),
             # posthog 7.x has no identify(): person traits go in a `$set` event.
             "$set": client.set(distinct_id=beacon.user, properties=TRAITS),
             # and no page(): a page view is the `$pageview` event.
             "$pageview": client.capture(
-                "$pageview", distinct_id=beacon.user, properties={"$current_url": PAGE_URL, "title": "Install"}
+                "$pageview",
+                distinct_id=beacon.user,
+                properties={"$current_url": PAGE_URL, "title": "Install"},
             ),
-            "$groupidentify": client.group_identify("company", "acme-inc", GROUP_TRAITS, distinct_id=beacon.user),
+            "$groupidentify": client.group_identify(
+                "company", "acme-inc", GROUP_TRAITS, distinct_id=beacon.user
+            ),
             # The anonymous id becomes the event's distinct_id, the user id goes in properties.alias (WIRE.md).
             "$create_alias": client.alias(previous_id=beacon.anonymous, distinct_id=beacon.user),
         }
@@ -327,7 +335,9 @@ def test_the_posthog_python_sdk_stores_every_call_type(beacon, gzip):
     library = ("posthog-python", version("posthog"))
     stored = _stored_by_name(beacon, list(uuids))
     for name, sent_uuid in uuids.items():
-        _assert_stored_as_sent(stored[name], beacon=beacon, window=window, library=library, message_id=sent_uuid)
+        _assert_stored_as_sent(
+            stored[name], beacon=beacon, window=window, library=library, message_id=sent_uuid
+        )
 
     track = stored["Order Completed"]
     assert track["distinct_id"] == beacon.anonymous

@@ -6,6 +6,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from analytics.ingest.buffer import stream_names
 from config.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,23 @@ def healthz(request):
     except Exception as error:
         logger.warning("healthz: database check failed: %s", error)
         checks["database"] = f"error: {type(error).__name__}"
+    backlog = None
     try:
-        get_redis().ping()
+        client = get_redis()
+        client.ping()
         checks["redis"] = "ok"
+        backlog = sum(client.xlen(name) for name in stream_names())  # 0 for a stream that does not exist
     except Exception as error:
         logger.warning("healthz: redis check failed: %s", error)
         checks["redis"] = f"error: {type(error).__name__}"
     healthy = all(state == "ok" for state in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "storage_backend": storage_backend, **checks}
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "storage_backend": storage_backend,
+        **checks,
+        # requests buffered and not yet written by the ingest writers: growing means they are down or behind
+        "ingest_backlog": backlog,
+    }
     return JsonResponse(body, status=200 if healthy else 503)
 
 

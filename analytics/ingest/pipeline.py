@@ -22,6 +22,7 @@ from analytics.ingest.dialects import Dialect
 from analytics.ingest.enrich import build_record
 from analytics.ingest.errors import EventRejected, IngestError
 from analytics.ingest.writer import write_events
+from config.redis import get_redis
 from projects.auth import client_ip
 from projects.authentication import key_from_request
 from projects.keys import KeyInfo, authenticate_key
@@ -90,7 +91,7 @@ def check_rate_limit(key: KeyInfo, events: int, now_seconds: int) -> None:
     if not limit:
         return
     counter = f"ratelimit:ingest:{key.key_id}:{now_seconds}"
-    pipe = buffer.get_redis().pipeline(transaction=False)
+    pipe = get_redis().pipeline(transaction=False)
     pipe.incrby(counter, events)
     pipe.expire(counter, 2)
     total, _ = pipe.execute()

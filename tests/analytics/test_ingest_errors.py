@@ -212,3 +212,18 @@ def test_errors_carry_code_and_message_for_rudderstack(client, project, owner, s
     response = client.post("/v1/batch", data=b"{", content_type="application/json")
     body = orjson.loads(response.content)
     assert response.status_code == 400 and {"code", "message"} <= set(body)
+
+
+def test_when_redis_is_unreachable_ingestion_answers_503_and_stores_nothing(
+    client, project, owner, streams, monkeypatch
+):
+    import redis
+
+    key = new_key(project, owner)
+    post(client, "/track", good(), key=key)  # the key is now cached
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr("analytics.ingest.pipeline.get_redis", lambda: unreachable)
+    monkeypatch.setattr("analytics.ingest.buffer.get_redis", lambda: unreachable)
+    response = post(client, "/track", good(1), key=key)
+    body = _error(response, 503, "unavailable")
+    assert response["Retry-After"] == "5" and "nothing was stored" in body["message"]

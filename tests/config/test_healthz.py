@@ -28,3 +28,17 @@ def test_it_answers_503_naming_redis_when_redis_is_down(client, monkeypatch):
 
 def test_it_only_answers_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_it_reports_the_ingest_backlog(client, settings):
+    settings.INGEST_STREAM_PREFIX = "beacon-test:healthz:ingest"
+    client_ = beacon_redis.get_redis()
+    client_.delete(
+        *[f"{settings.INGEST_STREAM_PREFIX}:{shard}" for shard in range(settings.INGEST_STREAM_SHARDS)]
+    )
+    client_.xadd(f"{settings.INGEST_STREAM_PREFIX}:0", {"e": b"[]"})
+    try:
+        assert client.get("/healthz").json()["ingest_backlog"] == 1
+    finally:
+        client_.delete(f"{settings.INGEST_STREAM_PREFIX}:0")

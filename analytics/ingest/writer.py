@@ -137,14 +137,23 @@ class IngestWriter:
         pipe.execute()
 
     def process(self, entries) -> int:
-        events = [event for _, _, payload in entries for event in buffer.decode(payload)]
+        events, readable = [], []
+        for entry in entries:
+            try:
+                events.extend(buffer.decode(entry[2]))
+                readable.append(entry)
+            except (ValueError, TypeError, IndexError):
+                self._dead_letter(entry, "undecodable")
+        entries = readable
+        if not entries:
+            return 0
         try:
             written = len(write_events(events))
         except (OperationalError, InterfaceError, psycopg.OperationalError):
             raise  # the database is away: keep the entries pending, retry later
-        except DatabaseError:
+        except (DatabaseError, psycopg.Error):  # the data, not the server (the raw COPY raises psycopg's own)
             if len(entries) == 1:
-                self._dead_letter(entries[0])
+                self._dead_letter(entries[0], "refused by the database")
                 return 0
             logger.exception("a batch of %d entries failed; writing them one by one", len(entries))
             return sum(self.process([entry]) for entry in entries)
@@ -152,12 +161,12 @@ class IngestWriter:
         self._acknowledge(entries)
         return written
 
-    def _dead_letter(self, entry) -> None:
+    def _dead_letter(self, entry, why: str) -> None:
         stream, entry_id, payload = entry
-        logger.exception(
-            "entry %s of %s refused by the database: moved to the dead-letter stream", entry_id, stream
+        logger.exception("entry %s of %s %s: moved to the dead-letter stream", entry_id, stream, why)
+        self.client.xadd(
+            buffer.dead_letter_stream(), {"e": payload, "stream": stream, "id": entry_id, "why": why}
         )
-        self.client.xadd(buffer.dead_letter_stream(), {"e": payload, "stream": stream, "id": entry_id})
         self._acknowledge([entry])
 
     def run_once(self) -> int:

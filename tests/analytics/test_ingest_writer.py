@@ -74,3 +74,35 @@ def test_the_same_batch_sent_three_times_is_stored_once(client, project, owner, 
     assert post(client, "/track?sync=true", batch, key=key).status_code == 200
     wait_for(lambda: backlog() == 0, message="the writer to catch up")
     assert len(stored_events(project)) == 40
+
+
+@pytest.mark.django_db
+def test_an_entry_the_database_refuses_goes_to_the_dead_letter_stream_and_the_rest_is_written(
+    client, project, owner, streams
+):
+    from datetime import UTC, datetime
+
+    from analytics.storage.base import EventRecord
+    from tests.analytics.ingest import drain
+
+    key = new_key(project, owner)
+    assert post(client, "/track", _batch(3, "before"), key=key).status_code == 200
+    environment = project.environments.get(slug="production")
+    now = datetime.now(UTC)
+    poisoned = EventRecord(now, now, project.id, environment.id, None, "poison")  # event name NULL: refused
+    client_ = get_redis()
+    client_.xadd(buffer.stream_for(project.id), {"e": buffer.encode([(poisoned, None)])})
+    client_.xadd(buffer.stream_for(project.id), {"e": b"not json"})
+    assert post(client, "/track", _batch(2, "after"), key=key).status_code == 200
+
+    drain()
+    assert sorted(e["message_id"] for e in stored_events(project)) == [
+        "after-0",
+        "after-1",
+        "before-0",
+        "before-1",
+        "before-2",
+    ]
+    dead = client_.xrange(buffer.dead_letter_stream())
+    assert sorted(fields[b"why"] for _, fields in dead) == [b"refused by the database", b"undecodable"]
+    assert backlog() == 0 and _pending() == 0

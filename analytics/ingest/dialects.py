@@ -130,6 +130,15 @@ def split_segment(body, kind: str) -> Envelope:
         batch = body.get("batch")
         if not isinstance(batch, list):
             raise IngestError(400, "invalid-body", "`batch` must be an array of messages.")
+        shared_context = body.get("context")
+        if isinstance(shared_context, dict) and shared_context:
+            # Segment's batch API: a top-level context applies to every message (the message's wins).
+            batch = [
+                {**m, "context": {**shared_context, **m["context"]}}
+                if isinstance(m, dict) and isinstance(m.get("context"), dict)
+                else ({**m, "context": shared_context} if isinstance(m, dict) else m)
+                for m in batch
+            ]
         return Envelope(messages=batch, sent_at=body.get("sentAt"), body_key=body_key, is_batch=True)
     return Envelope(messages=[{"type": kind, **body}], sent_at=body.get("sentAt"), body_key=body_key)
 

@@ -219,3 +219,22 @@ def test_mixpanel_profiles_and_aliases_reach_the_person(client, project, owner, 
     user = person_of(project, "user_123")
     assert user.properties == {"$email": "jane@example.com", "$name": "Jane"}
     assert person_of(project, "anon-1") == user
+
+
+def test_a_segment_batch_context_applies_to_every_message(client, project, owner, streams):
+    raw_key = new_key(project, owner)
+    body = {
+        "writeKey": raw_key,
+        "context": {"app": {"version": "2.0.0"}, "locale": "de-DE"},
+        "batch": [
+            {"type": "track", "userId": "u", "event": "A", "context": {"locale": "fr-FR"}},
+            {"type": "track", "userId": "u", "event": "B"},
+        ],
+    }
+    assert (
+        client.post("/v1/batch", data=orjson.dumps(body), content_type="application/json").status_code == 200
+    )
+    drain()
+    contexts = {e["event"]: e["context"] for e in stored_events(project)}
+    assert contexts["A"]["locale"] == "fr-FR" and contexts["B"]["locale"] == "de-DE"
+    assert contexts["A"]["app_version"] == contexts["B"]["app_version"] == "2.0.0"

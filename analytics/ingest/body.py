@@ -78,7 +78,14 @@ def read_form_data_body(request) -> tuple[object, int]:
     if content_type(request) != FORM_CONTENT_TYPE:
         return read_json_body(request)
     form = parse_qs(raw_body(request).decode("utf-8", "surrogateescape"), keep_blank_values=True)
-    data = (form.get("data") or [""])[0].encode("utf-8", "surrogateescape")
+    if "data" not in form:
+        raise IngestError(
+            400,
+            "missing-data",
+            "A form body must carry the events as `data=<JSON>` (Mixpanel's format); "
+            "otherwise send JSON with Content-Type: application/json.",
+        )
+    data = form["data"][0].encode("utf-8", "surrogateescape")
     if data.strip() and not data.lstrip().startswith((b"{", b"[")):
         try:
             data = base64.b64decode(data, validate=True)

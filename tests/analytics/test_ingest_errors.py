@@ -32,13 +32,9 @@ def _error(response, status: int, error_code: str | None = None) -> dict:
     ("body", "content_type", "encoding", "error_code", "fragment"),
     [
         (b'{"event": "x", ', "application/json", None, "invalid-json", "not valid JSON"),
-        (
-            b"event=x",
-            "application/x-www-form-urlencoded",
-            None,
-            "unsupported-content-type",
-            "application/json",
-        ),
+        (b"<p>event</p>", "text/html", None, "unsupported-content-type", "application/json"),
+        (b"event=x", "application/x-www-form-urlencoded", None, "missing-data", "data=<JSON>"),
+        (b"data=%25%25", "application/x-www-form-urlencoded", None, "invalid-data", "base64"),
         (b'{"event": "caf\xe9"}', "application/json", None, "invalid-utf8", "UTF-8"),
         (b"this is not gzip", "application/json", "gzip", "invalid-gzip", "gzip"),
         (gzip.compress(b'{"a": 1}')[:-6], "application/json", "gzip", "invalid-gzip", "cut off"),

@@ -63,10 +63,27 @@ class Beacon:
     second_anonymous: str  # linked to the user by alias
 
 
+def _close_sdk_connections() -> None:
+    """TRICKY: the Python SDKs keep module-level HTTP sessions, so their keep-alive sockets outlive the
+    test; the live server closes a request thread's database connection only when its socket closes,
+    and an open one stops pytest-django from dropping the test database at the end of the run."""
+    import posthog.request
+    import rudderstack.analytics.request
+    import segment.analytics.request
+
+    for session in (
+        segment.analytics.request._session,
+        rudderstack.analytics.request._session,
+        posthog.request._session,
+        posthog.request._flags_session,
+    ):
+        session.close()
+
+
 @pytest.fixture
-def beacon(live_server, transactional_db, streams, project, owner) -> Beacon:
+def beacon(live_server, transactional_db, streams, project, owner):
     run = uuid.uuid4().hex[:10]
-    return Beacon(
+    yield Beacon(
         url=live_server.url,
         key=new_key(project, owner),
         project=project,
@@ -75,6 +92,7 @@ def beacon(live_server, transactional_db, streams, project, owner) -> Beacon:
         anonymous=f"anon-{run}",
         second_anonymous=f"anon-{run}-b",
     )
+    _close_sdk_connections()
 
 
 class Window:
@@ -399,7 +417,7 @@ def test_the_posthog_node_sdk_stores_every_call_type(beacon):
 
 def test_the_altertable_python_sdk_tracks_identifies_and_aliases(beacon):
     client = Altertable(beacon.key, server_url=beacon.url, environment="production", timeout=10_000)
-    with Window() as window:
+    with Window() as window, client.session:  # closed after: see _close_sdk_connections
         replies = [
             client.track("Order Completed", beacon.anonymous, {"properties": ORDER}),
             client.identify(beacon.user, {"traits": TRAITS, "anonymous_id": beacon.anonymous}),

@@ -50,7 +50,7 @@ lint: $(STAMP)
 test: test-postgres test-timescaledb
 	@echo "== Both storage backends passed: PostgreSQL (full suite) and TimescaleDB (storage and query tests) =="
 
-test-postgres: services
+test-postgres: $(NODE_STAMP) services
 	@echo "== Test suite on PostgreSQL (embedded or DATABASE_URL) =="
 	BEACON_STORAGE_BACKEND=postgres $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -49,6 +49,12 @@ def _not_json_object(body) -> IngestError:
     )
 
 
+def _with_person_properties(properties: dict, person: PersonUpdate) -> dict:
+    """The event keeps what it set on the person, as `$set` / `$set_once` properties (PostHog's shape)."""
+    extra = {name: value for name, value in (("$set", person.set), ("$set_once", person.set_once)) if value}
+    return {**properties, **extra} if extra else properties
+
+
 def _string(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -81,6 +87,7 @@ def map_native(message: dict, kind: str) -> Incoming:
             link=text_field(message, "anonymous_id"),
             identify=True,
         )
+        properties = _with_person_properties(properties, person)
     elif kind == "alias":
         previous_id = text_field(message, "distinct_id", required=True)
         distinct_id = text_field(message, "new_user_id", required=True)
@@ -164,7 +171,7 @@ def map_segment(message: dict, kind: str) -> Incoming:
         person = PersonUpdate(
             set=traits, link=anonymous_id if user_id else None, identify=user_id is not None
         )
-        properties = {**properties, "$set": traits} if traits else properties
+        properties = _with_person_properties(properties, person)
     elif message_type == "alias":
         previous_id = text_field(message, "previousId", required=True)
         user_id = text_field(message, "userId", required=True)
@@ -256,6 +263,9 @@ def map_posthog(message: dict, kind: str) -> Incoming:
         raise EventRejected("missing-distinct-id", "`distinct_id` is required.")
     to_set = object_field(message, "$set") or object_field(properties, "$set")
     to_set_once = object_field(message, "$set_once") or object_field(properties, "$set_once")
+    if "$set" in message or "$set_once" in message:
+        # posthog-python's set() puts them at the top level; keep them on the stored event too.
+        properties = _with_person_properties(properties, PersonUpdate(set=to_set, set_once=to_set_once))
     link = None
     identify = False
     if name == IDENTIFY:
@@ -263,6 +273,7 @@ def map_posthog(message: dict, kind: str) -> Incoming:
         identify = True
     elif name == ALIAS:
         link = text_field(properties, "alias", required=True)
+        identify = True  # as PostHog does: an aliased person is a known user
     person = (
         PersonUpdate(set=to_set, set_once=to_set_once, link=link, identify=identify)
         if (to_set or to_set_once or link or identify)
@@ -425,7 +436,7 @@ def map_mixpanel(message: dict, kind: str) -> Incoming:
     distinct_id = text_field(raw, "distinct_id")
     person = None
     if name == ALIAS:
-        person = PersonUpdate(link=text_field(raw, "alias", required=True))
+        person = PersonUpdate(link=text_field(raw, "alias", required=True), identify=True)
         properties["alias"] = raw["alias"]
     elif name == IDENTIFY:  # mixpanel-js: $identified_id and $anon_id
         distinct_id = text_field(raw, "$identified_id") or distinct_id

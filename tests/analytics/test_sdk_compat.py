@@ -8,6 +8,7 @@ Wire formats and quirks of each SDK: WIRE.md.
 """
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 from altertable import Altertable
+from altertable.client import ApiError as AltertableApiError
 from posthog import Posthog
 from segment.analytics import Client as SegmentClient
 
@@ -36,20 +38,21 @@ PAGE_URL = "https://example.com/docs/install"
 CLOCK_SLACK = timedelta(seconds=2)
 
 
-def _rudder_client_class():
+def _rudder_classes():
     """TRICKY: importing rudder-sdk-python runs ``load_dotenv()``, which copies a `.env` found in any
     directory above the installed package (this checkout's own, for one) into ``os.environ``. Undo
     that, so the import cannot change the settings of the tests that run after it."""
     before = set(os.environ)
     try:
         from rudderstack.analytics.client import Client
+        from rudderstack.analytics.request import APIError
     finally:
         for name in set(os.environ) - before:
             del os.environ[name]
-    return Client
+    return Client, APIError
 
 
-RudderClient = _rudder_client_class()
+RudderClient, RudderAPIError = _rudder_classes()
 
 
 @dataclass
@@ -78,6 +81,13 @@ def _close_sdk_connections() -> None:
         posthog.request._flags_session,
     ):
         session.close()
+
+
+def _refusal(error) -> tuple:
+    """What an SDK's error callback got (type, HTTP status, message), without the exception itself:
+    Segment's client stays referenced (atexit) to the end of the run, and with it its callback's list,
+    which must not keep a response and its keep-alive socket alive (see ``_close_sdk_connections``)."""
+    return type(error), getattr(error, "status", None), str(error)
 
 
 @pytest.fixture
@@ -231,7 +241,7 @@ def test_the_segment_python_sdk_stores_every_call_type(beacon, gzip):
         host=beacon.url,
         gzip=gzip,
         max_retries=0,  # a failed upload goes to on_error at once instead of hiding behind a retry
-        on_error=lambda error, batch: failures.append((error, batch)),
+        on_error=lambda error, batch: failures.append(_refusal(error)),
     )
     with Window() as window:
         sent = _segment_journey(client, beacon)
@@ -247,7 +257,7 @@ def test_the_rudderstack_python_sdk_stores_every_call_type(beacon):
         beacon.key,
         host=beacon.url,
         max_retries=0,
-        on_error=lambda error, batch: failures.append((error, batch)),
+        on_error=lambda error, batch: failures.append(_refusal(error)),
     )
     assert client.gzip is True
     with Window() as window:
@@ -259,20 +269,26 @@ def test_the_rudderstack_python_sdk_stores_every_call_type(beacon):
     _assert_segment_journey(beacon, window, sent, ("analytics-python", version("rudder-sdk-python")))
 
 
-def _run_node_sdk(beacon: Beacon, sdk: str) -> list[dict]:
-    """Run tests/analytics/sdk_node.mjs; returns the requests the SDK made, as it recorded them."""
+def _run_node(beacon: Beacon, sdk: str, key: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run tests/analytics/sdk_node.mjs: (the process, its report of requests made and errors seen)."""
     node = shutil.which("node")
     assert node, "node is not on PATH: Beacon's tests need Node 20 (see the Makefile)"
     assert (REPO / "node_modules" / "@segment" / "analytics-node").is_dir(), (
         "node_modules is missing the SDKs: run `make node_modules/.installed` (npm ci)"
     )
-    command = [node, str(NODE_SCRIPT), sdk, beacon.url, beacon.key, beacon.user]
+    command = [node, str(NODE_SCRIPT), sdk, beacon.url, key, beacon.user]
     command += [beacon.anonymous, beacon.second_anonymous]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert result.stdout, f"{sdk} printed no report (exit {result.returncode}):\n{result.stderr}"
+    return result, json.loads(result.stdout)
+
+
+def _run_node_sdk(beacon: Beacon, sdk: str) -> list[dict]:
+    """The requests the SDK made, as it recorded them; fails with its report unless all succeeded."""
+    result, report = _run_node(beacon, sdk, beacon.key)
     assert result.returncode == 0, (
         f"{sdk} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
     )
-    report = json.loads(result.stdout)
     assert report["errors"] == []
     assert report["requests"], f"{sdk} sent nothing"
     return report["requests"]
@@ -324,7 +340,7 @@ def test_the_posthog_python_sdk_stores_every_call_type(beacon, gzip):
         gzip=gzip,
         max_retries=0,
         flush_interval=0.2,
-        on_error=lambda error, batch: failures.append((error, batch)),
+        on_error=lambda error, batch: failures.append(_refusal(error)),
     )
     with Window() as window:
         uuids = {
@@ -369,6 +385,10 @@ def test_the_posthog_python_sdk_stores_every_call_type(beacon, gzip):
     _assert_posthog_properties(alias, {"distinct_id": beacon.anonymous, "alias": beacon.user}, library)
 
     _assert_one_person(beacon, [beacon.anonymous])
+
+    # The SDK sends `$set` at the top level of the event (WIRE.md); the stored `$set` event must still
+    # say what it set, as `properties.$set`, like every other identify (Segment's, posthog-node's).
+    assert stored["$set"]["properties"].get("$set") == TRAITS, stored["$set"]["properties"]
 
 
 def test_the_posthog_node_sdk_stores_every_call_type(beacon):
@@ -446,3 +466,76 @@ def test_the_altertable_python_sdk_tracks_identifies_and_aliases(beacon):
     assert alias["properties"] == {"previous_id": beacon.second_anonymous}
 
     _assert_one_person(beacon, [beacon.anonymous, beacon.second_anonymous])
+
+    # The identify event keeps its traits, as `properties.$set`, the way Segment's identify is stored.
+    assert identify["properties"] == {"$set": TRAITS}
+
+
+# --- refusals: what an unknown key looks like to each SDK ----------------------------------------------
+
+
+def _unknown_key() -> str:
+    return f"bcn_w_{uuid.uuid4().hex}"  # the shape of a write key, but no such key
+
+
+@pytest.fixture
+def sdk_error_logs_off():
+    """TRICKY: the SDKs log a refused upload with the exception as an argument, and pytest keeps a test's
+    log records to the end of the run. The exception holds the response and so the keep-alive socket,
+    which keeps the live server's thread for it and that thread's database connection (opened to look
+    the unknown key up) alive: the test database could then not be dropped. The refusals are expected
+    here, and checked through each SDK's error callback."""
+    loggers = [logging.getLogger(name) for name in ("segment", "rudderstack", "posthog")]
+    for logger in loggers:
+        logger.disabled = True
+    yield
+    for logger in loggers:
+        logger.disabled = False
+
+
+def test_an_unknown_key_reaches_every_python_sdk_as_a_401_and_nothing_is_stored(beacon, sdk_error_logs_off):
+    key = _unknown_key()
+    errors: dict[str, list] = {"segment": [], "rudder": [], "posthog": []}
+    for name, client_class in (("segment", SegmentClient), ("rudder", RudderClient)):
+        client = client_class(
+            key,
+            host=beacon.url,
+            max_retries=0,
+            on_error=lambda error, batch, name=name: errors[name].append(_refusal(error)),
+        )
+        client.track(event="Order Completed", properties=ORDER, anonymous_id=beacon.anonymous)
+        client.flush()
+        client.shutdown()
+    posthog = Posthog(
+        key,
+        host=beacon.url,
+        max_retries=0,
+        flush_interval=0.2,
+        on_error=lambda error, batch: errors["posthog"].append(_refusal(error)),
+    )
+    posthog.capture("Order Completed", distinct_id=beacon.anonymous, properties=ORDER)
+    posthog.flush()
+    posthog.shutdown()
+    altertable = Altertable(key, server_url=beacon.url, environment="production")
+    with altertable.session, pytest.raises(AltertableApiError) as refused:
+        altertable.track("Order Completed", beacon.anonymous, {"properties": ORDER})
+
+    assert refused.value.status == 401
+    assert refused.value.details["error_code"] == "invalid-api-key"
+    for name, seen in errors.items():
+        assert [status for _, status, _ in seen] == [401], (name, seen)
+    # Rudder reads `code` and `message` from an error body; without both it raises KeyError and retries
+    # the batch as if the network had failed, even a 4xx (WIRE.md).
+    assert errors["rudder"][0][0] is RudderAPIError
+    assert drain() == 0
+    assert stored_events(beacon.project) == []
+
+
+@pytest.mark.parametrize("sdk", ["segment", "posthog"])
+def test_an_unknown_key_reaches_every_node_sdk_as_a_401_and_nothing_is_stored(beacon, sdk):
+    result, report = _run_node(beacon, sdk, _unknown_key())
+    assert result.returncode == 1, f"{sdk} did not report the refusal:\n{result.stdout}\n{result.stderr}"
+    assert report["errors"], report
+    assert {request["status"] for request in report["requests"]} == {401}
+    assert drain() == 0
+    assert stored_events(beacon.project) == []

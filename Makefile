@@ -14,7 +14,7 @@ help:
 	@echo "make test   set up everything and run the tests on PostgreSQL and on TimescaleDB"
 	@echo "make stop   stop the embedded PostgreSQL and Redis"
 	@echo "make lint   ruff"
-	@echo "make bench  benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make bench  benchmarks (ratios against baselines measured in the same run)"
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: Beacon needs Python 3.11 (set PYTHON=...)"; exit 1; }
@@ -60,3 +60,4 @@ test-timescaledb: $(STAMP) $(NODE_STAMP) services
 
 bench: migrate
 	$(PY) bench/storage.py
+	$(PY) bench/ingest.py

@@ -134,7 +134,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(services.local_dir() / "celerybeat-schedule"
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.BeaconRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "beacon",
     }

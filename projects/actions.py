@@ -117,9 +117,7 @@ def do_update_project_settings(*, project: Project, acting_user, **changes) -> P
             after=after,
         )
         if after["keep_ip"] != before["keep_ip"]:
-            from analytics.ingest.pipeline import forget_project_settings
-
-            transaction.on_commit(lambda: forget_project_settings(project.id))
+            keys.publish_project_keys(project.id)  # the keys carry the setting to ingestion
     return project
 
 

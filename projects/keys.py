@@ -19,6 +19,7 @@ import hmac
 import re
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from config.redis import get_redis
 from projects.models import ApiKey, ApiKeyKind
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -47,6 +49,9 @@ class KeyInfo:
     environment_slug: str
     kind: str
     expires_at: datetime | None
+    # The project's ingestion settings ride along, so an ingest request needs no other lookup; a
+    # change republishes every key of the project (``publish_project_keys``).
+    keep_ip: bool = False
 
     def usable(self, now: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (now or timezone.now())
@@ -78,7 +83,7 @@ def generate_key(kind: str) -> tuple[str, str, str]:
 
 
 def _cache_key(key_hash: str) -> str:
-    return f"apikey:v1:{key_hash}"
+    return f"apikey:v2:{key_hash}"
 
 
 def _info(key: ApiKey) -> KeyInfo:
@@ -89,11 +94,14 @@ def _info(key: ApiKey) -> KeyInfo:
         environment_slug=key.environment.slug,
         kind=key.kind,
         expires_at=key.expires_at,
+        keep_ip=key.project.keep_ip,
     )
 
 
 def _load(raw_key: str, key_hash: str) -> KeyInfo | str:
-    key = ApiKey.objects.select_related("environment").filter(prefix=raw_key[:PREFIX_LENGTH]).first()
+    key = (
+        ApiKey.objects.select_related("environment", "project").filter(prefix=raw_key[:PREFIX_LENGTH]).first()
+    )
     if key is None or not hmac.compare_digest(key.key_hash, key_hash):
         return _UNKNOWN
     if key.revoked_at is not None:
@@ -116,10 +124,71 @@ def authenticate_key(raw_key: str | None) -> KeyInfo | None:
     return cached
 
 
+def version_key(key_hash: str) -> str:
+    """A counter in Redis, bumped after every change of the key (revoke, rotate, project settings)."""
+    return f"beacon:apikey-version:{key_hash}"
+
+
+# key hash -> (scope, version, when loaded): the ingestion hot path's per-process copy.
+_local: dict[str, tuple[KeyInfo, int, float]] = {}
+
+
+def authenticate_key_versioned(raw_key: str | None) -> tuple[KeyInfo, str, int] | None:
+    """``authenticate_key`` without a Redis round trip: (scope, version key, version), or None.
+
+    The caller must hand the version to an operation that compares it with Redis's (the ingestion
+    append script does, in the round trip of its XADD) and, when they differ, call ``forget_local``
+    and start again. So a revoke, a rotation or a project setting change still reaches every process
+    at its very next request, and an unchanged key costs no lookup at all.
+    """
+    if not raw_key or not KEY_PATTERN.match(raw_key):
+        return None
+    key_hash = hash_key(raw_key)
+    now = time.monotonic()
+    local = _local.get(key_hash)
+    if local is None or now - local[2] >= CACHE_SECONDS:
+        # TRICKY: the version is read before the scope, and publish_key_state writes the scope before
+        # bumping the version: a stale scope can only be paired with a stale version (and retried).
+        version = int(get_redis().get(version_key(key_hash)) or 0)
+        info = authenticate_key(raw_key)
+        if info is None:
+            _local.pop(key_hash, None)
+            return None
+        local = _local[key_hash] = (info, version, now)
+    elif not local[0].usable():
+        return None
+    else:
+        _touch(local[0].key_id)
+    return local[0], version_key(key_hash), local[1]
+
+
+def forget_local(raw_key: str) -> None:
+    _local.pop(hash_key(raw_key), None)
+
+
+_touched_at: dict[int, float] = {}
+
+
 def _touch(key_id: int) -> None:
-    """Record last use at most once a minute per key, not on every request."""
+    """Record last use at most once a minute per key, not on every request.
+
+    Each process remembers when it last asked, so a busy key costs one Redis write per process per
+    minute (not one per request); Redis then lets one process per minute write the database.
+    """
+    now = time.monotonic()
+    if now - _touched_at.get(key_id, -LAST_USED_EVERY_SECONDS) < LAST_USED_EVERY_SECONDS:
+        return
+    _touched_at[key_id] = now
     if cache.add(f"apikey-used:{key_id}", 1, LAST_USED_EVERY_SECONDS):
         ApiKey.objects.filter(id=key_id).update(last_used_at=timezone.now())
+
+
+def publish_project_keys(project_id: int) -> None:
+    """After a project setting that keys carry changed, republish every live key of the project."""
+    for key in ApiKey.objects.select_related("environment", "project").filter(
+        project_id=project_id, revoked_at=None
+    ):
+        publish_key_state(key)
 
 
 def publish_key_state(key: ApiKey) -> None:
@@ -130,5 +199,6 @@ def publish_key_state(key: ApiKey) -> None:
             cache.set(_cache_key(key.key_hash), _REVOKED, TOMBSTONE_SECONDS)
         else:
             cache.set(_cache_key(key.key_hash), _info(key), CACHE_SECONDS)
+        get_redis().incr(version_key(key.key_hash))  # after the scope: see authenticate_key_versioned
 
     transaction.on_commit(publish)

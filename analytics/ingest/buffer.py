@@ -20,11 +20,26 @@ from config.redis import get_redis
 GROUP = "writers"
 FIELD = b"e"
 
-# XADD unless the stream is already longer than the backlog limit (writers down or far behind):
-# then the request gets a 503 and the SDK retries later, instead of Redis filling its memory.
+# One round trip per request: the per-key rate limit (a one-second window, counted in events), the
+# backlog guard (writers down or far behind: answer 503 and let the SDK retry, rather than fill Redis's
+# memory), then the XADD. First of all, the API key's version: the web process authenticated the key
+# from its own memory, and a key changed since (revoked, rotated) must not get in.
+# Returns the entry id, or -1 (rate limited), -2 (backlog full) or -3 (the key changed).
 _APPEND_SCRIPT = """
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[5] then return -3 end
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  local total = redis.call('INCRBY', KEYS[2], ARGV[4])
+  if total == tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[2], 2) end
+  if total > limit then return -1 end
+end
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -2 end
 return redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+"""
+_RATE_SCRIPT = """
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], 2) end
+return total
 """
 
 _TIME_FIELDS = (EventRecord._fields.index("time"), EventRecord._fields.index("received_at"))
@@ -33,6 +48,18 @@ _PERSON_FIELD = EventRecord._fields.index("person_id")
 
 class BacklogFull(Exception):
     pass
+
+
+class RateLimited(Exception):
+    pass
+
+
+class KeyChanged(Exception):
+    pass
+
+
+def rate_counter(key_id: int, second: int) -> str:
+    return f"ratelimit:ingest:{key_id}:{second}"
 
 
 def stream_names() -> list[str]:
@@ -76,23 +103,40 @@ def decode(payload: bytes) -> list[tuple[EventRecord, PersonUpdate | None]]:
     return events
 
 
-def append(project_id: int, events: list[tuple[EventRecord, PersonUpdate | None]]) -> bytes:
-    """Append one request's events; returns the entry id. Raises BacklogFull or a redis error."""
+def append(
+    project_id: int, events: list, *, rate_counter_key: str, rate_limit: int, key_version: tuple[str, int]
+) -> bytes:
+    """Append one request's events; returns the entry id.
+
+    Raises KeyChanged, RateLimited, BacklogFull, or a redis error.
+    """
     client = get_redis()
-    script = _script(client)
-    entry_id = script(keys=[stream_for(project_id)], args=[settings.INGEST_MAX_BACKLOG, encode(events)])
-    if entry_id is None:
+    version_key, version = key_version
+    result = _script(client, _APPEND_SCRIPT)(
+        keys=[stream_for(project_id), rate_counter_key, version_key],
+        args=[settings.INGEST_MAX_BACKLOG, encode(events), rate_limit, len(events), str(version)],
+    )
+    if result == -3:
+        raise KeyChanged
+    if result == -1:
+        raise RateLimited
+    if result == -2:
         raise BacklogFull
-    return entry_id
+    return result
 
 
-_scripts: dict[int, object] = {}
+def count_events(rate_counter_key: str, events: int) -> int:
+    """Count events in the key's one-second window (for writes that skip the stream); returns the total."""
+    return _script(get_redis(), _RATE_SCRIPT)(keys=[rate_counter_key], args=[events])
 
 
-def _script(client):
-    script = _scripts.get(id(client))
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _script(client, source: str):
+    script = _scripts.get((id(client), source))
     if script is None:
-        script = _scripts[id(client)] = client.register_script(_APPEND_SCRIPT)
+        script = _scripts[(id(client), source)] = client.register_script(source)
     return script
 
 

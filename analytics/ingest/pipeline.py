@@ -13,7 +13,6 @@ import logging
 import orjson
 import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -22,17 +21,14 @@ from analytics.ingest.dialects import Dialect
 from analytics.ingest.enrich import build_record
 from analytics.ingest.errors import EventRejected, IngestError
 from analytics.ingest.writer import write_events
-from config.redis import get_redis
 from projects.auth import client_ip
 from projects.authentication import key_from_request
-from projects.keys import KeyInfo, authenticate_key
-from projects.models import Project
+from projects.keys import KeyInfo, authenticate_key, authenticate_key_versioned, forget_local
 
 logger = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 500 * 1024
 MAX_DEPTH = 32
-PROJECT_SETTINGS_SECONDS = 60
 
 SUCCESS = {"ok": True, "error_code": None, "status": 1, "code": 200}
 CORS_HEADERS = {
@@ -70,7 +66,8 @@ def error_response(error: IngestError, *, accepted: int = 0, rejected: list | No
 # --- keys, limits and project settings ------------------------------------------------------------
 
 
-def authenticate(request, body_key: str | None) -> KeyInfo:
+def authenticate(request, body_key: str | None, *, sync: bool) -> tuple[str, KeyInfo, tuple[str, int] | None]:
+    """(raw key, its scope, (version key, version) when the scope came from this process's memory)."""
     raw = key_from_request(request) or body_key
     if not raw:
         raise IngestError(
@@ -79,47 +76,23 @@ def authenticate(request, body_key: str | None) -> KeyInfo:
             "No API key: send it as X-API-Key, Authorization: Bearer, Basic auth (key as user), "
             "?apiKey=, or writeKey / api_key in the body.",
         )
-    key = authenticate_key(raw)
+    if sync:  # no append script to check the version: ask Redis now
+        key, key_version = authenticate_key(raw), None
+    else:
+        found = authenticate_key_versioned(raw)
+        key, key_version = (found[0], found[1:]) if found else (None, None)
     if key is None:
         raise IngestError(401, "invalid-api-key", f"Unknown, revoked or expired API key ({raw[:14]}...).")
-    return key
+    return raw, key, key_version
 
 
-def check_rate_limit(key: KeyInfo, events: int, now_seconds: int) -> None:
-    """A fixed one-second window of events per key, shared by every web worker through Redis."""
-    limit = settings.INGEST_RATE_LIMIT_PER_KEY
-    if not limit:
-        return
-    counter = f"ratelimit:ingest:{key.key_id}:{now_seconds}"
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.incrby(counter, events)
-    pipe.expire(counter, 2)
-    total, _ = pipe.execute()
-    if total > limit:
-        raise IngestError(
-            429,
-            "rate-limited",
-            f"This key sent more than {limit} events in one second. Retry after the Retry-After delay.",
-            retry_after=1,
-        )
-
-
-def _settings_key(project_id: int) -> str:
-    return f"project-ingest:v1:{project_id}"
-
-
-def project_settings(project_id: int) -> dict:
-    """What ingestion needs of a project, cached in Redis (changed by ``forget_project_settings``)."""
-    found = cache.get(_settings_key(project_id))
-    if found is None:
-        keep_ip = Project.objects.filter(id=project_id).values_list("keep_ip", flat=True).first()
-        found = {"keep_ip": bool(keep_ip)}
-        cache.set(_settings_key(project_id), found, PROJECT_SETTINGS_SECONDS)
-    return found
-
-
-def forget_project_settings(project_id: int) -> None:
-    cache.delete(_settings_key(project_id))
+def _rate_limited(limit: int) -> IngestError:
+    return IngestError(
+        429,
+        "rate-limited",
+        f"This key sent more than {limit} events in one second. Retry after the Retry-After delay.",
+        retry_after=1,
+    )
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -138,26 +111,30 @@ def _too_deep(value, limit: int) -> bool:
     return False
 
 
-def _check_message(message, body_size: int) -> None:
+def _check_message(message, body_size: int, body_brackets: int) -> None:
     if not isinstance(message, dict):
         raise EventRejected(
             "not-an-object", f"Each event must be a JSON object, not {type(message).__name__}."
         )
     if body_size > MAX_EVENT_BYTES and len(orjson.dumps(message)) > MAX_EVENT_BYTES:
         raise EventRejected("event-too-large", f"The event is larger than {MAX_EVENT_BYTES // 1024} KB.")
-    if _too_deep(message, MAX_DEPTH + 2):  # the event object and its properties add two levels
+    if body_brackets > MAX_DEPTH and _too_deep(
+        message, MAX_DEPTH + 2
+    ):  # the event object and its properties add two levels
         raise EventRejected("too-deeply-nested", f"Properties are nested more than {MAX_DEPTH} levels deep.")
 
 
-def build_events(request, dialect: Dialect, kind: str, envelope, key: KeyInfo, body_size: int, received_at):
+def build_events(
+    request, dialect: Dialect, kind: str, envelope, key: KeyInfo, body_shape: tuple[int, int], received_at
+):
     """(accepted [(record, person update)], rejected [{index, reason, message}])."""
     accepted, rejected = [], []
-    keep_ip = project_settings(key.project_id)["keep_ip"]
+    keep_ip = key.keep_ip
     header_user_agent = request.META.get("HTTP_USER_AGENT") or None
     request_ip = client_ip(request) if keep_ip else None
     for index, message in enumerate(envelope.messages):
         try:
-            _check_message(message, body_size)
+            _check_message(message, *body_shape)
             incoming = dialect.map(message, kind)
             if incoming.environment is not None and (refusal := key.write_refusal(incoming.environment)):
                 raise EventRejected("environment-mismatch", refusal)
@@ -185,12 +162,21 @@ def build_events(request, dialect: Dialect, kind: str, envelope, key: KeyInfo, b
 # --- the request ----------------------------------------------------------------------------------
 
 
-def persist(project_id: int, events: list, *, sync: bool) -> None:
-    if sync:
+def persist(key: KeyInfo, events: list, *, key_version: tuple[str, int] | None, second: int) -> None:
+    """Make the events durable: the Redis stream (one round trip, rate limit included), or the database."""
+    limit = settings.INGEST_RATE_LIMIT_PER_KEY
+    counter = buffer.rate_counter(key.key_id, second)
+    if key_version is None:  # ?sync=true
+        if limit and buffer.count_events(counter, len(events)) > limit:
+            raise _rate_limited(limit)
         write_events(events)
         return
     try:
-        buffer.append(project_id, events)
+        buffer.append(
+            key.project_id, events, rate_counter_key=counter, rate_limit=limit, key_version=key_version
+        )
+    except buffer.RateLimited:
+        raise _rate_limited(limit) from None
     except buffer.BacklogFull:
         raise IngestError(
             503,
@@ -201,27 +187,47 @@ def persist(project_id: int, events: list, *, sync: bool) -> None:
 
 
 def handle(request, dialect: Dialect, kind: str) -> HttpResponse:
-    received_at = timezone.now()
     try:
-        body, body_size = dialect.read(request)
-        envelope = dialect.split(body, kind)
-        key = authenticate(request, envelope.body_key)
-        check_rate_limit(key, max(len(envelope.messages), 1), int(received_at.timestamp()))
-        accepted, rejected = build_events(request, dialect, kind, envelope, key, body_size, received_at)
-        if accepted:
-            persist(key.project_id, accepted, sync=request.GET.get("sync") in ("true", "1"))
-    except IngestError as error:
-        return error_response(error)
+        try:
+            return _handle(request, dialect, kind)
+        except buffer.KeyChanged as changed:
+            # The key was revoked or rotated, or its project's settings changed, since this process
+            # read it: read it again and redo the request with what it is now.
+            forget_local(changed.args[0])
+            return _handle(request, dialect, kind)
+    except buffer.KeyChanged as changed:  # changed again, within one request
+        forget_local(changed.args[0])
+        error = IngestError(
+            503, "key-changing", "The API key is being changed; nothing was stored. Retry.", retry_after=1
+        )
     except redis.RedisError:
         logger.exception("ingest: Redis unavailable")
-        return error_response(
-            IngestError(
-                503,
-                "unavailable",
-                "The event buffer is unavailable; nothing was stored. Retry later.",
-                retry_after=5,
-            )
+        error = IngestError(
+            503,
+            "unavailable",
+            "The event buffer is unavailable; nothing was stored. Retry later.",
+            retry_after=5,
         )
+    return error_response(error)
+
+
+def _handle(request, dialect: Dialect, kind: str) -> HttpResponse:
+    received_at = timezone.now()
+    sync = request.GET.get("sync") in ("true", "1")
+    try:
+        body, body_size, brackets = dialect.read(request)
+        envelope = dialect.split(body, kind)
+        raw_key, key, key_version = authenticate(request, envelope.body_key, sync=sync)
+        accepted, rejected = build_events(
+            request, dialect, kind, envelope, key, (body_size, brackets), received_at
+        )
+        if accepted:
+            try:
+                persist(key, accepted, key_version=key_version, second=int(received_at.timestamp()))
+            except buffer.KeyChanged:
+                raise buffer.KeyChanged(raw_key) from None
+    except IngestError as error:
+        return error_response(error)
     if not rejected:
         return json_response({**SUCCESS, "accepted": len(accepted)})
     return error_response(

@@ -29,6 +29,10 @@ class IngestView(APIView):
     dialect: Dialect = NATIVE
     kind: str = "track"
 
+    def initial(self, request, *args, **kwargs) -> None:
+        """Skip DRF's content negotiation, versioning, authentication, permission and throttle steps:
+        this view has none of them (the key may be in the body) and answers with its own JSON."""
+
     def post(self, request, *args, **kwargs) -> HttpResponse:
         django_request = request._request
         if (

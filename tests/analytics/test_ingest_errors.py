@@ -218,8 +218,35 @@ def test_when_redis_is_unreachable_ingestion_answers_503_and_stores_nothing(
     key = new_key(project, owner)
     post(client, "/track", good(), key=key)  # the key is now cached
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    monkeypatch.setattr("analytics.ingest.pipeline.get_redis", lambda: unreachable)
     monkeypatch.setattr("analytics.ingest.buffer.get_redis", lambda: unreachable)
     response = post(client, "/track", good(1), key=key)
     body = _error(response, 503, "unavailable")
     assert response["Retry-After"] == "5" and "nothing was stored" in body["message"]
+
+
+def test_a_key_revoked_while_a_web_process_remembers_it_is_refused_at_the_next_request(
+    client, project, owner, streams, django_capture_on_commit_callbacks
+):
+    key = new_key(project, owner)
+    assert post(client, "/track", good(1), key=key).status_code == 200  # this process now remembers the key
+    with django_capture_on_commit_callbacks(execute=True):
+        do_revoke_api_key(key=ApiKey.objects.get(prefix=key[:14]), acting_user=owner)
+    _error(post(client, "/track", good(2), key=key), 401, "invalid-api-key")
+    drain()
+    assert [event["properties"]["i"] for event in stored_events(project)] == [1]
+
+
+def test_a_project_setting_change_reaches_the_buffered_path_at_once(
+    client, project, owner, streams, django_capture_on_commit_callbacks
+):
+    from projects.actions import do_update_project_settings
+
+    key = new_key(project, owner)
+    headers = {"REMOTE_ADDR": "192.0.2.44"}
+    assert post(client, "/track", good(1), key=key, headers=headers).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        do_update_project_settings(project=project, acting_user=owner, keep_ip=True)
+    assert post(client, "/track", good(2), key=key, headers=headers).status_code == 200
+    drain()
+    ips = {event["properties"]["i"]: event["context"].get("ip") for event in stored_events(project)}
+    assert ips == {1: None, 2: "192.0.2.44"}

@@ -34,7 +34,7 @@ _LOCK_CLASS = 7_201  # advisory lock namespace: identity resolution of one proje
 @dataclass(slots=True)
 class _PersonState:
     id: uuid.UUID
-    properties: dict
+    properties: dict | None  # None: not loaded (no event of this batch changes the person)
     is_identified: bool
     is_new: bool
     dirty: bool = False
@@ -50,15 +50,17 @@ class _ProjectResolver:
     merged_into: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     warnings: list[IdentityWarning] = field(default_factory=list)
 
-    def load(self, distinct_ids: set[str]) -> None:
+    def load(self, distinct_ids: set[str], *, with_properties: set[str]) -> None:
+        """Who the distinct ids are; properties only for the persons this batch may change."""
         rows = PersonDistinctId.objects.filter(
             project_id=self.project_id, distinct_id__in=distinct_ids
-        ).values_list("distinct_id", "person_id", "person__properties", "person__is_identified")
-        for distinct_id, person_id, properties, is_identified in rows:
+        ).values_list("distinct_id", "person_id", "person__is_identified")
+        for distinct_id, person_id, is_identified in rows:
             self.mapping[distinct_id] = person_id
-            self.persons.setdefault(
-                person_id, _PersonState(person_id, properties or {}, is_identified, is_new=False)
-            )
+            self.persons.setdefault(person_id, _PersonState(person_id, None, is_identified, is_new=False))
+        wanted = {self.mapping[d] for d in with_properties if d in self.mapping}
+        for person_id, properties in Person.objects.filter(id__in=wanted).values_list("id", "properties"):
+            self.persons[person_id].properties = properties or {}
 
     def person_of(self, distinct_id: str) -> _PersonState:
         person_id = self.mapping.get(distinct_id)
@@ -191,10 +193,13 @@ def resolve_persons(
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, project_id])
         resolver = _ProjectResolver(project_id=project_id, now=now)
         wanted = {r.distinct_id for r in project_records if r.distinct_id}
-        wanted |= {
-            u.link for r in project_records if (u := updates.get((project_id, r.message_id))) and u.link
-        }
-        resolver.load(wanted)
+        changing = set()
+        for record in project_records:
+            if record.distinct_id and (update := updates.get((project_id, record.message_id))):
+                changing.add(record.distinct_id)
+                if update.link:
+                    changing.add(update.link)
+        resolver.load(wanted | changing, with_properties=changing)
         for record in project_records:
             if record.distinct_id is None:
                 continue

@@ -1,10 +1,11 @@
 """One ingestion request, whatever the dialect: body -> key -> events -> durable -> reply.
 
 1. Read the body (size limits, gzip, JSON) and split it into messages with the dialect.
-2. Authenticate the key (header first, then the body), then the per-key rate limit.
+2. Authenticate the key (header first, then the body), from this process's memory when it can.
 3. Map each message, check it, enrich it. A bad message is rejected by index; the others go on.
-4. Make the accepted events durable: one XADD to the project's Redis stream, or with ``?sync=true``
-   a direct write (store + identity) committed before the reply.
+4. Make the accepted events durable: one Redis round trip (key version, per-key rate limit, backlog,
+   XADD to the project's stream), or with ``?sync=true`` a direct write (store + identity)
+   committed before the reply.
 5. Reply with a body every SDK in WIRE.md accepts.
 """
 
@@ -63,7 +64,7 @@ def error_response(error: IngestError, *, accepted: int = 0, rejected: list | No
     return json_response(body, error.status, error.retry_after)
 
 
-# --- keys, limits and project settings ------------------------------------------------------------
+# --- keys and limits ---------------------------------------------------------------------------
 
 
 def authenticate(request, body_key: str | None, *, sync: bool) -> tuple[str, KeyInfo, tuple[str, int] | None]:

@@ -81,3 +81,22 @@ class IdentityWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.distinct_id} / {self.other_distinct_id}"
+
+
+from analytics.plan.models import (  # noqa: E402  (the plan's models live in their own module)
+    EventDefinition,
+    PlanVersion,
+    PropertyDefinition,
+    PropertyGroup,
+)
+
+__all__ = [
+    "EventDefinition",
+    "IdentityWarning",
+    "Person",
+    "PersonDistinctId",
+    "PlanVersion",
+    "PropertyDefinition",
+    "PropertyGroup",
+    "StorageState",
+]

@@ -54,6 +54,19 @@ class Membership(models.Model):
         return f"{self.user} in {self.organization} ({self.role})"
 
 
+class NamingConvention(models.TextChoices):
+    ANY = "any", "Any"
+    SNAKE_CASE = "snake_case", "snake_case"
+    CAMEL_CASE = "camelCase", "camelCase"
+    TITLE_CASE = "title_case", "Title Case"
+
+
+class PlanPolicy(models.TextChoices):
+    ALLOW = "allow", "Allow: store, record violations"
+    FLAG = "flag", "Flag: store, mark the event invalid"
+    BLOCK = "block", "Block: do not store; keep in quarantine"
+
+
 class Project(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=200)
@@ -65,6 +78,17 @@ class Project(models.Model):
         help_text="Raw events older than this are deleted.",
     )
     keep_ip = models.BooleanField(default=False, help_text="Store the sender's IP address with each event.")
+    naming_convention = models.CharField(
+        max_length=20,
+        choices=NamingConvention.choices,
+        default=NamingConvention.ANY,
+        help_text="Checked when an event or property is added to the tracking plan.",
+    )
+    require_object_action = models.BooleanField(
+        default=False, help_text="Event names must read object then action, e.g. `order_completed`."
+    )
+    # Bumped by every change of the tracking plan; ingestion recompiles the plan when it moves.
+    plan_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -78,6 +102,12 @@ class Environment(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="environments")
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100)
+    plan_policy = models.CharField(
+        max_length=10,
+        choices=PlanPolicy.choices,
+        default=PlanPolicy.ALLOW,
+        help_text="What ingestion does with an event that breaks the tracking plan.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,1 @@
+"""The tracking plan: event and property definitions, versions, compilation and validation."""

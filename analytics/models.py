@@ -88,6 +88,7 @@ from analytics.plan.models import (  # noqa: E402  (the plan's models live in th
     PlanVersion,
     PropertyDefinition,
     PropertyGroup,
+    QuarantinedEvent,
 )
 
 __all__ = [
@@ -98,5 +99,6 @@ __all__ = [
     "PlanVersion",
     "PropertyDefinition",
     "PropertyGroup",
+    "QuarantinedEvent",
     "StorageState",
 ]

@@ -22,6 +22,7 @@ from projects.models import (
     Invitation,
     Membership,
     Organization,
+    PlanPolicy,
     Project,
     Role,
 )
@@ -174,6 +175,27 @@ def do_rename_environment(*, environment: Environment, name: str, acting_user) -
         target=environment,
         before=before,
         after={"name": name},
+    )
+    return environment
+
+
+@transaction.atomic
+def do_set_plan_policy(*, environment: Environment, policy: str, acting_user) -> Environment:
+    """What ingestion does with events that break the plan in this environment (allow/flag/block)."""
+    if policy not in PlanPolicy.values:
+        raise ActionRefused(f"{policy!r} is not a policy (allow, flag or block).")
+    before = {"plan_policy": environment.plan_policy}
+    environment.plan_policy = policy
+    environment.save(update_fields=["plan_policy"])
+    keys.publish_project_keys(environment.project_id)  # the keys carry the policy to ingestion
+    record(
+        organization=environment.project.organization,
+        project=environment.project,
+        actor=acting_user,
+        action="environment.plan_policy",
+        target=environment,
+        before=before,
+        after={"plan_policy": policy},
     )
     return environment
 

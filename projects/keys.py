@@ -52,6 +52,8 @@ class KeyInfo:
     # The project's ingestion settings ride along, so an ingest request needs no other lookup; a
     # change republishes every key of the project (``publish_project_keys``).
     keep_ip: bool = False
+    plan_version: int = 0
+    plan_policy: str = "allow"
 
     def usable(self, now: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (now or timezone.now())
@@ -83,7 +85,7 @@ def generate_key(kind: str) -> tuple[str, str, str]:
 
 
 def _cache_key(key_hash: str) -> str:
-    return f"apikey:v2:{key_hash}"
+    return f"apikey:v3:{key_hash}"
 
 
 def _info(key: ApiKey) -> KeyInfo:
@@ -95,6 +97,8 @@ def _info(key: ApiKey) -> KeyInfo:
         kind=key.kind,
         expires_at=key.expires_at,
         keep_ip=key.project.keep_ip,
+        plan_version=key.project.plan_version,
+        plan_policy=key.environment.plan_policy,
     )
 
 

@@ -22,6 +22,7 @@ from analytics.ingest.dialects import Dialect
 from analytics.ingest.enrich import build_record
 from analytics.ingest.errors import EventRejected, IngestError
 from analytics.ingest.writer import write_events
+from analytics.plan.runtime import apply_policy, compiled_plan
 from projects.auth import client_ip
 from projects.authentication import key_from_request
 from projects.keys import KeyInfo, authenticate_key, authenticate_key_versioned, forget_local
@@ -49,7 +50,9 @@ def json_response(body: dict, status: int = 200, retry_after: int | None = None)
     return response
 
 
-def error_response(error: IngestError, *, accepted: int = 0, rejected: list | None = None) -> HttpResponse:
+def error_response(
+    error: IngestError, *, accepted: int = 0, rejected: list | None = None, extra: dict | None = None
+) -> HttpResponse:
     body = {
         "ok": False,
         "error_code": error.error_code,
@@ -61,6 +64,8 @@ def error_response(error: IngestError, *, accepted: int = 0, rejected: list | No
     }
     if rejected:
         body["rejected"] = rejected
+    if extra:
+        body.update(extra)
     return json_response(body, error.status, error.retry_after)
 
 
@@ -128,8 +133,13 @@ def _check_message(message, body_size: int, body_brackets: int) -> None:
 def build_events(
     request, dialect: Dialect, kind: str, envelope, key: KeyInfo, body_shape: tuple[int, int], received_at
 ):
-    """(accepted [(record, person update)], rejected [{index, reason, message}])."""
-    accepted, rejected = [], []
+    """(accepted [(record, person update)], rejected [{index, reason, message}], violations by index).
+
+    Violations are listed for every environment but production, whose replies stay lean.
+    """
+    accepted, rejected, reported = [], [], []
+    plan = compiled_plan(key.project_id, key.plan_version) if key.plan_version else None
+    report = key.environment_slug != "production"
     keep_ip = key.keep_ip
     header_user_agent = request.META.get("HTTP_USER_AGENT") or None
     request_ip = client_ip(request) if keep_ip else None
@@ -156,8 +166,13 @@ def build_events(
         except EventRejected as rejection:
             rejected.append({"index": index, "reason": rejection.reason, "message": rejection.message})
             continue
+        if plan is not None:
+            violations = plan.check(record.event, record.properties)
+            record = apply_policy(record, violations, key.plan_policy)
+            if violations and report:
+                reported.append({"index": index, "violations": [v.as_dict() for v in violations]})
         accepted.append((record, incoming.person))
-    return accepted, rejected
+    return accepted, rejected, reported
 
 
 # --- the request ----------------------------------------------------------------------------------
@@ -219,7 +234,7 @@ def _handle(request, dialect: Dialect, kind: str) -> HttpResponse:
         body, body_size, brackets = dialect.read(request)
         envelope = dialect.split(body, kind)
         raw_key, key, key_version = authenticate(request, envelope.body_key, sync=sync)
-        accepted, rejected = build_events(
+        accepted, rejected, violations = build_events(
             request, dialect, kind, envelope, key, (body_size, brackets), received_at
         )
         if accepted:
@@ -229,12 +244,14 @@ def _handle(request, dialect: Dialect, kind: str) -> HttpResponse:
                 raise buffer.KeyChanged(raw_key) from None
     except IngestError as error:
         return error_response(error)
+    extra = {"violations": violations} if violations else {}
     if not rejected:
-        return json_response({**SUCCESS, "accepted": len(accepted)})
+        return json_response({**SUCCESS, "accepted": len(accepted), **extra})
     return error_response(
         _rejection_error(rejected, len(envelope.messages), len(accepted), envelope.is_batch),
         accepted=len(accepted),
         rejected=rejected,
+        extra=extra,
     )
 
 

@@ -21,6 +21,7 @@ import signal
 import socket
 import time
 
+import orjson
 import psycopg
 import redis
 from django.conf import settings
@@ -36,21 +37,45 @@ from django.db import (
 from analytics.identity import resolve_persons
 from analytics.ingest import buffer
 from analytics.ingest.incoming import PersonUpdate
+from analytics.models import QuarantinedEvent
 from analytics.storage import get_store
-from analytics.storage.base import EventRecord
+from analytics.storage.base import EventRecord, PlanStatus
 from config.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
 
 def write_events(events: list[tuple[EventRecord, PersonUpdate | None]]) -> list[EventRecord]:
-    """Store events exactly once and resolve their persons, in one transaction. Returns the new ones."""
-    records = [record for record, _ in events]
-    updates = {
-        (record.project_id, record.message_id): update for record, update in events if update is not None
-    }
+    """Store events exactly once and resolve their persons, in one transaction. Returns the new ones.
+
+    Events the plan blocked go to quarantine instead (once per message id), without touching persons.
+    """
+    records = [record for record, _ in events if record.plan_status != PlanStatus.BLOCKED]
+    blocked = [record for record, _ in events if record.plan_status == PlanStatus.BLOCKED]
+    updates = {(r.project_id, r.message_id): update for r, update in events if update is not None}
     with transaction.atomic():
+        if blocked:
+            quarantine(blocked)
         return get_store().insert_new(records, prepare=lambda fresh: resolve_persons(fresh, updates))
+
+
+def quarantine(records: list[EventRecord]) -> None:
+    QuarantinedEvent.objects.bulk_create(
+        (
+            QuarantinedEvent(
+                project_id=record.project_id,
+                environment_id=record.environment_id,
+                message_id=record.message_id,
+                event=record.event,
+                time=record.time,
+                received_at=record.received_at,
+                record=orjson.loads(buffer.encode([(record, None)]))[0],
+                violations=(record.context or {}).get("plan_violations", []),
+            )
+            for record in records
+        ),
+        ignore_conflicts=True,  # a retry of a quarantined event is the same event
+    )
 
 
 def _failpoint(name: str) -> None:

@@ -137,3 +137,31 @@ class PlanVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.number}"
+
+
+class QuarantinedEvent(models.Model):
+    """An event an environment with the `block` policy refused: kept, with its violations, until the
+    plan is fixed and it is replayed (or the project's retention runs out)."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="quarantined_events"
+    )
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=400)
+    event = models.CharField(max_length=200)
+    time = models.DateTimeField()
+    received_at = models.DateTimeField(db_index=True)
+    record = models.JSONField(help_text="The event as it would have been stored.")
+    violations = models.JSONField(default=list)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "message_id"], name="quarantined_event_unique_message"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "event", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} ({self.message_id})"

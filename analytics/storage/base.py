@@ -24,9 +24,11 @@ ROLLUP_RELATIONS = ("event_counts_hourly", "event_actors_hourly", "event_counts_
 class PlanStatus(IntEnum):
     """How an event fared against the tracking plan when it was ingested."""
 
-    UNCHECKED = 0
+    UNCHECKED = 0  # the project has no tracking plan yet
     VALID = 1
-    INVALID = 2  # stored and flagged: the environment's policy is `allow` or `flag`
+    INVALID = 2  # breaks the plan; stored and flagged (the environment's policy is `flag`)
+    ALLOWED = 3  # breaks the plan; stored as usual, violations recorded (policy `allow`)
+    BLOCKED = 4  # breaks the plan; never in `events`: kept in quarantine (policy `block`)
 
 
 class EventRecord(NamedTuple):

@@ -210,7 +210,7 @@ def resolve_persons(
                 resolver.apply(record, update)
         resolver.flush()
         resolved.extend(
-            record._replace(person_id=resolver._final(resolver.mapping[record.distinct_id]))
+            record._replace(person_id=resolver.mapping[record.distinct_id])  # merges keep it current
             if record.distinct_id
             else record
             for record in project_records

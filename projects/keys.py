@@ -137,8 +137,8 @@ def version_key(key_hash: str) -> str:
 _local: dict[str, tuple[KeyInfo, int, float]] = {}
 
 
-def authenticate_key_versioned(raw_key: str | None) -> tuple[KeyInfo, str, int] | None:
-    """``authenticate_key`` without a Redis round trip: (scope, version key, version), or None.
+def authenticate_key_versioned(raw_key: str | None) -> tuple[KeyInfo, tuple[str, int]] | None:
+    """``authenticate_key`` without a Redis round trip: (scope, (version key, version)), or None.
 
     The caller must hand the version to an operation that compares it with Redis's (the ingestion
     append script does, in the round trip of its XADD) and, when they differ, call ``forget_local``
@@ -159,11 +159,11 @@ def authenticate_key_versioned(raw_key: str | None) -> tuple[KeyInfo, str, int] 
             _local.pop(key_hash, None)
             return None
         local = _local[key_hash] = (info, version, now)
-    elif not local[0].usable():
-        return None
     else:
+        if not local[0].usable():
+            return None
         _touch(local[0].key_id)
-    return local[0], version_key(key_hash), local[1]
+    return local[0], (version_key(key_hash), local[1])
 
 
 def forget_local(raw_key: str) -> None:

@@ -8,7 +8,6 @@ acknowledged XADD survives a Redis restart.
 """
 
 from datetime import UTC, datetime
-from uuid import UUID
 
 import orjson
 from django.conf import settings
@@ -78,17 +77,21 @@ def _micros(value: datetime) -> int:
     return round(value.timestamp() * 1_000_000)
 
 
+def to_row(record: EventRecord, update: PersonUpdate | None = None) -> list:
+    """[record fields..., person update]: JSON-ready, times as unix microseconds (compact, exact).
+
+    No person: the writer resolves persons.
+    """
+    row = list(record)
+    for index in _TIME_FIELDS:
+        row[index] = _micros(row[index])
+    row[_PERSON_FIELD] = None
+    row.append(update.as_list() if update else None)
+    return row
+
+
 def encode(events: list[tuple[EventRecord, PersonUpdate | None]]) -> bytes:
-    """[[record fields..., person update], ...] with times as unix microseconds (compact, exact)."""
-    rows = []
-    for record, update in events:
-        row = list(record)
-        for index in _TIME_FIELDS:
-            row[index] = _micros(row[index])
-        row[_PERSON_FIELD] = None
-        row.append(update.as_list() if update else None)
-        rows.append(row)
-    return orjson.dumps(rows)
+    return orjson.dumps([to_row(record, update) for record, update in events])
 
 
 def decode(payload: bytes) -> list[tuple[EventRecord, PersonUpdate | None]]:
@@ -97,8 +100,6 @@ def decode(payload: bytes) -> list[tuple[EventRecord, PersonUpdate | None]]:
         update = PersonUpdate.from_list(row.pop())
         for index in _TIME_FIELDS:
             row[index] = datetime.fromtimestamp(row[index] / 1_000_000, UTC)
-        if row[_PERSON_FIELD] is not None:
-            row[_PERSON_FIELD] = UUID(row[_PERSON_FIELD])
         events.append((EventRecord(*row), update))
     return events
 

@@ -85,8 +85,7 @@ def authenticate(request, body_key: str | None, *, sync: bool) -> tuple[str, Key
     if sync:  # no append script to check the version: ask Redis now
         key, key_version = authenticate_key(raw), None
     else:
-        found = authenticate_key_versioned(raw)
-        key, key_version = (found[0], found[1:]) if found else (None, None)
+        key, key_version = authenticate_key_versioned(raw) or (None, None)
     if key is None:
         raise IngestError(401, "invalid-api-key", f"Unknown, revoked or expired API key ({raw[:14]}...).")
     return raw, key, key_version
@@ -124,9 +123,8 @@ def _check_message(message, body_size: int, body_brackets: int) -> None:
         )
     if body_size > MAX_EVENT_BYTES and len(orjson.dumps(message)) > MAX_EVENT_BYTES:
         raise EventRejected("event-too-large", f"The event is larger than {MAX_EVENT_BYTES // 1024} KB.")
-    if body_brackets > MAX_DEPTH and _too_deep(
-        message, MAX_DEPTH + 2
-    ):  # the event object and its properties add two levels
+    # the event object and its properties add two levels
+    if body_brackets > MAX_DEPTH and _too_deep(message, MAX_DEPTH + 2):
         raise EventRejected("too-deeply-nested", f"Properties are nested more than {MAX_DEPTH} levels deep.")
 
 
@@ -204,15 +202,13 @@ def persist(key: KeyInfo, events: list, *, key_version: tuple[str, int] | None, 
 
 def handle(request, dialect: Dialect, kind: str) -> HttpResponse:
     try:
-        try:
-            return _handle(request, dialect, kind)
-        except buffer.KeyChanged as changed:
-            # The key was revoked or rotated, or its project's settings changed, since this process
-            # read it: read it again and redo the request with what it is now.
-            forget_local(changed.args[0])
-            return _handle(request, dialect, kind)
-    except buffer.KeyChanged as changed:  # changed again, within one request
-        forget_local(changed.args[0])
+        for _ in range(2):
+            try:
+                return _handle(request, dialect, kind)
+            except buffer.KeyChanged:
+                # The key was revoked or rotated, or its project's settings changed, since this
+                # process read it: the next attempt reads it again and redoes the request.
+                continue
         error = IngestError(
             503, "key-changing", "The API key is being changed; nothing was stored. Retry.", retry_after=1
         )
@@ -241,7 +237,8 @@ def _handle(request, dialect: Dialect, kind: str) -> HttpResponse:
             try:
                 persist(key, accepted, key_version=key_version, second=int(received_at.timestamp()))
             except buffer.KeyChanged:
-                raise buffer.KeyChanged(raw_key) from None
+                forget_local(raw_key)
+                raise
     except IngestError as error:
         return error_response(error)
     extra = {"violations": violations} if violations else {}

@@ -6,7 +6,7 @@ with orjson. DRF still gives them csrf-exemption, the method dispatch and the Op
 """
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.views import APIView
 
 from analytics.ingest import openapi, pipeline
@@ -53,7 +53,7 @@ class IngestView(APIView):
 
 
 def _native_view(kind: str, request_serializer, summary: str, description: str):
-    @extend_schema(
+    schema = extend_schema(
         operation_id=f"ingest_{kind}",
         summary=summary,
         description=description,
@@ -79,10 +79,7 @@ def _native_view(kind: str, request_serializer, summary: str, description: str):
         tags=["ingestion"],
         auth=[{"ApiKey": []}],
     )
-    def post(self, request, *args, **kwargs):
-        return IngestView.post(self, request, *args, **kwargs)
-
-    return type(f"Native{kind.title()}View", (IngestView,), {"kind": kind, "post": post})
+    return extend_schema_view(post=schema)(type(f"Native{kind.title()}View", (IngestView,), {"kind": kind}))
 
 
 NativeTrackView = _native_view(

@@ -21,7 +21,6 @@ import signal
 import socket
 import time
 
-import orjson
 import psycopg
 import redis
 from django.conf import settings
@@ -69,7 +68,7 @@ def quarantine(records: list[EventRecord]) -> None:
                 event=record.event,
                 time=record.time,
                 received_at=record.received_at,
-                record=orjson.loads(buffer.encode([(record, None)]))[0],
+                record=buffer.to_row(record),
                 violations=(record.context or {}).get("plan_violations", []),
             )
             for record in records

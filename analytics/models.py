@@ -89,6 +89,8 @@ from analytics.plan.models import (  # noqa: E402  (the plan's models live in th
     PropertyDefinition,
     PropertyGroup,
     QuarantinedEvent,
+    ViolationCount,
+    ViolationSample,
 )
 
 __all__ = [
@@ -101,4 +103,6 @@ __all__ = [
     "PropertyGroup",
     "QuarantinedEvent",
     "StorageState",
+    "ViolationCount",
+    "ViolationSample",
 ]

@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import jsonschema_rs
 
-from analytics.plan.models import EventDefinition, PropertyDefinition, PropertyType
+from analytics.plan.models import PropertyType
+from analytics.plan.snapshot import export_plan
 
 # Events whose names start with `$` are the SDKs' and Beacon's own ($identify, $pageview, ...):
 # they are checked only if the plan defines them; properties starting with `$` are the SDKs'
@@ -60,57 +61,51 @@ def _scalar_schema(type_: str) -> dict:
     return {"type": _JSON_TYPES[type_]}
 
 
-def property_schema(prop: PropertyDefinition, children: dict[int, list[PropertyDefinition]]) -> dict:
-    """The JSON Schema of one property (and, recursively, of its nested properties)."""
+def property_schema(prop: dict) -> dict:
+    """The JSON Schema of one property of a snapshot (and, recursively, of its nested properties)."""
     schema: dict = {}
-    if prop.description:
-        schema["description"] = prop.description
-    nested = children.get(prop.id, [])
-    if prop.type == PropertyType.OBJECT:
-        schema.update(object_schema(nested, children, allow_unplanned=False))
-    elif prop.type == PropertyType.ARRAY:
+    if prop["description"]:
+        schema["description"] = prop["description"]
+    if prop["type"] == PropertyType.OBJECT:
+        schema.update(object_schema(prop["properties"], allow_unplanned=False))
+    elif prop["type"] == PropertyType.ARRAY:
         schema["type"] = "array"
-        item_type = prop.item_type or PropertyType.STRING
+        item_type = prop["item_type"] or PropertyType.STRING
         if item_type == PropertyType.OBJECT:
-            schema["items"] = object_schema(nested, children, allow_unplanned=False)
+            schema["items"] = object_schema(prop["properties"], allow_unplanned=False)
         else:
             schema["items"] = _scalar_schema(item_type)
-        if prop.min_length is not None:
-            schema["minItems"] = prop.min_length
-        if prop.max_length is not None:
-            schema["maxItems"] = prop.max_length
+        if prop["min_length"] is not None:
+            schema["minItems"] = prop["min_length"]
+        if prop["max_length"] is not None:
+            schema["maxItems"] = prop["max_length"]
     else:
-        schema.update(_scalar_schema(prop.type))
-        if prop.type in (PropertyType.STRING, PropertyType.DATETIME):
-            if prop.min_length is not None:
-                schema["minLength"] = prop.min_length
-            if prop.max_length is not None:
-                schema["maxLength"] = prop.max_length
-            if prop.pattern:
-                schema["pattern"] = prop.pattern
-        if prop.type in (PropertyType.NUMBER, PropertyType.INTEGER):
-            if prop.minimum is not None:
-                schema["minimum"] = prop.minimum
-            if prop.maximum is not None:
-                schema["maximum"] = prop.maximum
-    if prop.enum:
-        schema["enum"] = list(prop.enum)
-    if prop.pii:
+        schema.update(_scalar_schema(prop["type"]))
+        if prop["type"] in (PropertyType.STRING, PropertyType.DATETIME):
+            if prop["min_length"] is not None:
+                schema["minLength"] = prop["min_length"]
+            if prop["max_length"] is not None:
+                schema["maxLength"] = prop["max_length"]
+            if prop["pattern"]:
+                schema["pattern"] = prop["pattern"]
+        if prop["type"] in (PropertyType.NUMBER, PropertyType.INTEGER):
+            if prop["minimum"] is not None:
+                schema["minimum"] = prop["minimum"]
+            if prop["maximum"] is not None:
+                schema["maximum"] = prop["maximum"]
+    if prop["enum"]:
+        schema["enum"] = list(prop["enum"])
+    if prop["pii"]:
         schema["x-pii"] = True
     return schema
 
 
-def object_schema(
-    properties: list[PropertyDefinition],
-    children: dict[int, list[PropertyDefinition]],
-    *,
-    allow_unplanned: bool,
-) -> dict:
+def object_schema(properties: list[dict], *, allow_unplanned: bool) -> dict:
     schema: dict = {
         "type": "object",
-        "properties": {prop.name: property_schema(prop, children) for prop in properties},
+        "properties": {prop["name"]: property_schema(prop) for prop in properties},
     }
-    required = [prop.name for prop in properties if prop.required]
+    required = [prop["name"] for prop in properties if prop["required"]]
     if required:
         schema["required"] = required
     if not allow_unplanned:
@@ -119,55 +114,40 @@ def object_schema(
     return schema
 
 
-def event_schema(event: EventDefinition, properties: list[PropertyDefinition], children) -> dict:
+def effective_properties(event: dict, groups: dict[str, dict]) -> list[dict]:
+    """An event's own properties, then those of its property groups it does not define itself."""
+    own = list(event["properties"])
+    names = {prop["name"] for prop in own}
+    for group_name in event["property_groups"]:
+        for prop in groups[group_name]["properties"]:
+            if prop["name"] not in names:
+                own.append(prop)
+                names.add(prop["name"])
+    return own
+
+
+def event_schema(event: dict, groups: dict[str, dict]) -> dict:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": event.name,
-        **object_schema(properties, children, allow_unplanned=event.allow_unplanned_properties),
+        "title": event["name"],
+        **object_schema(
+            effective_properties(event, groups), allow_unplanned=event["allow_unplanned_properties"]
+        ),
     }
-    if event.description:
-        schema["description"] = event.description
+    if event["description"]:
+        schema["description"] = event["description"]
     return schema
 
 
+def snapshot_schemas(snapshot: dict) -> dict[str, dict]:
+    """Every event of a (normalized) snapshot as JSON Schema, by event name (deprecated ones too: an
+    event still sent after deprecation is checked against what it was)."""
+    groups = {group["name"]: group for group in snapshot["property_groups"]}
+    return {event["name"]: event_schema(event, groups) for event in snapshot["events"]}
+
+
 def plan_schemas(project_id: int) -> dict[str, dict]:
-    """Every event definition of the project as JSON Schema, by event name (deprecated ones too:
-    an event still sent after deprecation is checked against what it was)."""
-    events = list(EventDefinition.objects.filter(project_id=project_id).prefetch_related("property_groups"))
-    props = list(
-        PropertyDefinition.objects.filter(event__project_id=project_id)
-        | PropertyDefinition.objects.filter(group__project_id=project_id)
-    )
-    nested = list(_descendants([p.id for p in props]))
-    children: dict[int, list[PropertyDefinition]] = {}
-    for prop in nested:
-        children.setdefault(prop.parent_id, []).append(prop)
-    by_event: dict[int, list[PropertyDefinition]] = {}
-    by_group: dict[int, list[PropertyDefinition]] = {}
-    for prop in props:
-        if prop.event_id:
-            by_event.setdefault(prop.event_id, []).append(prop)
-        else:
-            by_group.setdefault(prop.group_id, []).append(prop)
-    schemas = {}
-    for event in events:
-        own = by_event.get(event.id, [])
-        names = {prop.name for prop in own}
-        shared = [
-            p
-            for group in event.property_groups.all()
-            for p in by_group.get(group.id, [])
-            if p.name not in names
-        ]
-        schemas[event.name] = event_schema(event, own + shared, children)
-    return schemas
-
-
-def _descendants(parent_ids: list[int]):
-    while parent_ids:
-        level = list(PropertyDefinition.objects.filter(parent_id__in=parent_ids))
-        yield from level
-        parent_ids = [prop.id for prop in level]
+    return snapshot_schemas(export_plan(project_id))
 
 
 # --- checking --------------------------------------------------------------------------------------

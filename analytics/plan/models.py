@@ -128,6 +128,9 @@ class PlanVersion(models.Model):
     summary = models.CharField(max_length=500, blank=True)
     comment = models.TextField(blank=True)
     snapshot = models.JSONField(help_text="The whole plan, as exported.")
+    changes = models.JSONField(default=list, blank=True, help_text="What changed since the previous version.")
+    # Names of the events this version changed (an event's history is the versions naming it).
+    events = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -165,3 +168,49 @@ class QuarantinedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} ({self.message_id})"
+
+
+class ViolationCount(models.Model):
+    """How often one kind of violation happened, per event, property, environment, app version and
+    hour. The writer adds to these in the transaction that stores (or quarantines) the events."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    event = models.CharField(max_length=200)
+    property = models.CharField(max_length=400, blank=True)
+    kind = models.CharField(max_length=30)
+    app_version = models.CharField(max_length=100, blank=True)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "environment", "hour", "event", "property", "kind", "app_version"],
+                name="violation_count_unique_bucket",
+            )
+        ]
+        indexes = [models.Index(fields=["project", "-hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.property} {self.kind}: {self.count}"
+
+
+class ViolationSample(models.Model):
+    """A few payloads of each (event, property, kind): what the developer actually sent."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=200)
+    property = models.CharField(max_length=400, blank=True)
+    kind = models.CharField(max_length=30)
+    message = models.TextField()
+    app_version = models.CharField(max_length=100, blank=True)
+    properties = models.JSONField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "event", "property", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.property} {self.kind}"

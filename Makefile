@@ -61,3 +61,4 @@ test-timescaledb: $(STAMP) $(NODE_STAMP) services
 bench: migrate
 	$(PY) bench/storage.py
 	$(PY) bench/ingest.py
+	$(PY) bench/validate.py

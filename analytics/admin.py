@@ -11,7 +11,8 @@ from analytics.models import (
     QuarantinedEvent,
     StorageState,
 )
-from analytics.plan.runtime import bump_plan_version
+from analytics.plan.actions import record_version
+from projects.models import Project
 
 
 @admin.register(StorageState)
@@ -63,12 +64,12 @@ class PlanChangeAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        bump_plan_version(form.instance.project_id)
+        _record(request, form.instance.project_id, f"Edited {form.instance} in the admin")
 
     def delete_model(self, request, obj):
         project_id = obj.project_id
         super().delete_model(request, obj)
-        bump_plan_version(project_id)
+        _record(request, project_id, f"Deleted {obj} in the admin")
 
 
 class PropertyDefinitionInline(admin.TabularInline):
@@ -124,12 +125,17 @@ class NestedPropertyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        bump_plan_version(_project_of(obj))
+        _record(request, _project_of(obj), f"Edited property {obj} in the admin")
 
     def delete_model(self, request, obj):
         project_id = _project_of(obj)
         super().delete_model(request, obj)
-        bump_plan_version(project_id)
+        _record(request, project_id, f"Deleted property {obj} in the admin")
+
+
+def _record(request, project_id: int, summary: str) -> None:
+    """An admin edit is a plan change like any other: a new version, seen by ingestion."""
+    record_version(Project.objects.get(id=project_id), request.user, summary)
 
 
 def _project_of(prop: PropertyDefinition) -> int:

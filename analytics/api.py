@@ -2,12 +2,16 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
+from analytics.plan import codegen
+from analytics.plan.snapshot import export_plan
 from analytics.queries.counts import rollup_counts
 from projects.authentication import ApiKeyAuthentication
 from projects.models import Environment, Project
@@ -102,3 +106,90 @@ def event_counts(request):
             ],
         }
     )
+
+
+# --- the tracking plan, and typed wrappers generated from it -----------------------------------------
+
+
+class _JsonErrorsWhateverTheAccept(BaseContentNegotiation):
+    """`Accept: text/x-python` must not turn into 406: the module is a plain HttpResponse, and any
+    error (401, 403) is JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _any_accept(view):
+    view.content_negotiation_class = _JsonErrorsWhateverTheAccept
+    return view
+
+
+@extend_schema(
+    tags=["plan"],
+    responses={
+        200: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="The plan as a snapshot (`format`, `events`, `property_groups`); the version "
+            "is in the `X-Beacon-Plan-Version` header.",
+        )
+    },
+)
+@api_view(["GET"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated, ReadKeyRequired])
+def plan_snapshot(request):
+    """The key's project's tracking plan as JSON: every event and property group (for CI checks)."""
+    version = Project.objects.values_list("plan_version", flat=True).get(id=request.auth.project_id)
+    return Response(export_plan(request.auth.project_id), headers={"X-Beacon-Plan-Version": str(version)})
+
+
+_MODULE_DESCRIPTION = (
+    "The module, as an attachment (`{filename}`); the plan version is in the `X-Beacon-Plan-Version` header."
+)
+
+
+def _codegen_response(request, language: str) -> HttpResponse:
+    project = Project.objects.get(id=request.auth.project_id)
+    response = HttpResponse(codegen.generate(project, language), content_type=codegen.CONTENT_TYPES[language])
+    response["Content-Disposition"] = f'attachment; filename="{codegen.filename(project, language)}"'
+    response["X-Beacon-Plan-Version"] = str(project.plan_version)
+    return response
+
+
+@extend_schema(
+    tags=["plan"],
+    responses={
+        (200, "application/typescript"): OpenApiResponse(
+            OpenApiTypes.STR, description=_MODULE_DESCRIPTION.format(filename="beacon-<project slug>.ts")
+        )
+    },
+)
+@api_view(["GET"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated, ReadKeyRequired])
+@_any_accept
+def plan_codegen_typescript(request):
+    """Typed TypeScript wrappers of the key's project's plan: an interface and a function per event,
+    sending through the browser SDK (`window.beacon`) or any client with `track(event, properties)`."""
+    return _codegen_response(request, "typescript")
+
+
+@extend_schema(
+    tags=["plan"],
+    responses={
+        (200, "text/x-python"): OpenApiResponse(
+            OpenApiTypes.STR, description=_MODULE_DESCRIPTION.format(filename="beacon_<project slug>.py")
+        )
+    },
+)
+@api_view(["GET"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated, ReadKeyRequired])
+@_any_accept
+def plan_codegen_python(request):
+    """Typed Python wrappers of the key's project's plan: a TypedDict and a function per event,
+    sending through any client with `track(event, properties)`."""
+    return _codegen_response(request, "python")

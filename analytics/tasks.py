@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from analytics.plan.quarantine import drop_expired
 from analytics.storage import get_store
 
 
@@ -32,3 +33,9 @@ def enforce_retention() -> dict:
 def delete_project_events(project_id: int) -> int:
     """After a project is deleted: its raw events, message ids and rollups."""
     return get_store().delete_project(project_id)
+
+
+@shared_task
+def expire_plan_records() -> dict:
+    """Quarantined events and violation records past their project's retention."""
+    return drop_expired(timezone.now())

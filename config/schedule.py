@@ -21,6 +21,11 @@ BEAT_SCHEDULE = {
         "schedule": HOUR,
         "options": {"expires": HOUR},
     },
+    "expire-plan-records": {
+        "task": "analytics.tasks.expire_plan_records",
+        "schedule": crontab(hour=3, minute=41),
+        "options": {"expires": 6 * HOUR},
+    },
     "enforce-retention": {
         "task": "analytics.tasks.enforce_retention",
         "schedule": crontab(hour=3, minute=17),

@@ -22,5 +22,6 @@ urlpatterns = [
         else []
     ),
     path("", include("analytics.ingest.urls")),
+    path("", include("analytics.urls")),
     path("", include("projects.urls")),
 ]

@@ -27,7 +27,14 @@ from projects.models import (
     Role,
 )
 
-PROJECT_SETTINGS = ["name", "timezone", "retention_days", "keep_ip"]
+PROJECT_SETTINGS = [
+    "name",
+    "timezone",
+    "retention_days",
+    "keep_ip",
+    "naming_convention",
+    "require_object_action",
+]
 INVITATION_DAYS = 7
 MAX_GRACE_DAYS = 7
 

@@ -47,7 +47,14 @@ class ProjectSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "timezone", "retention_days", "keep_ip"]
+        fields = [
+            "name",
+            "timezone",
+            "retention_days",
+            "keep_ip",
+            "naming_convention",
+            "require_object_action",
+        ]
 
 
 class DeleteProjectForm(forms.Form):

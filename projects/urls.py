@@ -14,6 +14,11 @@ urlpatterns = [
         manage.environment_rename,
         name="environment-rename",
     ),
+    path(
+        "projects/<slug:slug>/environments/<slug:environment_slug>/policy/",
+        manage.environment_policy,
+        name="environment-policy",
+    ),
     path("projects/<slug:slug>/delete/", manage.project_delete, name="project-delete"),
     path("projects/<slug:slug>/keys/", keys.api_keys, name="api-keys"),
     path("projects/<slug:slug>/keys/<int:key_id>/rotate/", keys.api_key_rotate, name="api-key-rotate"),

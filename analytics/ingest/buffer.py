@@ -95,13 +95,16 @@ def encode(events: list[tuple[EventRecord, PersonUpdate | None]]) -> bytes:
 
 
 def decode(payload: bytes) -> list[tuple[EventRecord, PersonUpdate | None]]:
-    events = []
-    for row in orjson.loads(payload):
-        update = PersonUpdate.from_list(row.pop())
-        for index in _TIME_FIELDS:
-            row[index] = datetime.fromtimestamp(row[index] / 1_000_000, UTC)
-        events.append((EventRecord(*row), update))
-    return events
+    return [from_row(row) for row in orjson.loads(payload)]
+
+
+def from_row(row: list) -> tuple[EventRecord, PersonUpdate | None]:
+    """The inverse of ``to_row``."""
+    row = list(row)
+    update = PersonUpdate.from_list(row.pop())
+    for index in _TIME_FIELDS:
+        row[index] = datetime.fromtimestamp(row[index] / 1_000_000, UTC)
+    return EventRecord(*row), update
 
 
 def append(

@@ -37,8 +37,9 @@ from analytics.identity import resolve_persons
 from analytics.ingest import buffer
 from analytics.ingest.incoming import PersonUpdate
 from analytics.models import QuarantinedEvent
+from analytics.plan.observed import observe
 from analytics.storage import get_store
-from analytics.storage.base import EventRecord, PlanStatus
+from analytics.storage.base import EventRecord, PlanStatus, unique_by_message_id
 from config.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -53,12 +54,25 @@ def write_events(events: list[tuple[EventRecord, PersonUpdate | None]]) -> list[
     blocked = [record for record, _ in events if record.plan_status == PlanStatus.BLOCKED]
     updates = {(r.project_id, r.message_id): update for r, update in events if update is not None}
     with transaction.atomic():
-        if blocked:
-            quarantine(blocked)
-        return get_store().insert_new(records, prepare=lambda fresh: resolve_persons(fresh, updates))
+        quarantined = quarantine(blocked) if blocked else []
+        fresh = get_store().insert_new(records, prepare=lambda fresh: resolve_persons(fresh, updates))
+        observe(fresh + quarantined)
+        return fresh
 
 
-def quarantine(records: list[EventRecord]) -> None:
+def quarantine(records: list[EventRecord]) -> list[EventRecord]:
+    """Keep blocked events (once per message id). Returns those quarantined for the first time."""
+    already = set(
+        QuarantinedEvent.objects.filter(
+            project_id__in={record.project_id for record in records},
+            message_id__in=[record.message_id for record in records],
+        ).values_list("project_id", "message_id")
+    )
+    records = [
+        record
+        for record in unique_by_message_id(records)
+        if (record.project_id, record.message_id) not in already
+    ]
     QuarantinedEvent.objects.bulk_create(
         (
             QuarantinedEvent(
@@ -73,8 +87,9 @@ def quarantine(records: list[EventRecord]) -> None:
             )
             for record in records
         ),
-        ignore_conflicts=True,  # a retry of a quarantined event is the same event
+        ignore_conflicts=True,  # a concurrent writer quarantined the same event first
     )
+    return records
 
 
 def _failpoint(name: str) -> None:

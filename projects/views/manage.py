@@ -14,10 +14,11 @@ from projects.actions import (
     do_create_project,
     do_delete_project,
     do_rename_environment,
+    do_set_plan_policy,
     do_update_project_settings,
 )
 from projects.forms import DeleteProjectForm, EnvironmentForm, ProjectCreateForm, ProjectSettingsForm
-from projects.models import Role
+from projects.models import PlanPolicy, Role
 from projects.views.once import remember_new_keys
 
 
@@ -72,6 +73,7 @@ def project_settings(request, slug):
             "environment_form": EnvironmentForm(),
             "delete_form": DeleteProjectForm(project=project),
             "environments": project.environments.all(),
+            "policies": PlanPolicy.choices,
         },
     )
 
@@ -108,6 +110,21 @@ def environment_rename(request, slug, environment_slug):
     return _environments_fragment(request, project, error)
 
 
+@login_required
+@require_POST
+def environment_policy(request, slug, environment_slug):
+    project = access_project(request.user, slug=slug, min_role=Role.ADMIN)
+    environment = get_object_or_404(project.environments, slug=environment_slug)
+    error = None
+    try:
+        do_set_plan_policy(
+            environment=environment, policy=request.POST.get("plan_policy", ""), acting_user=request.user
+        )
+    except ActionRefused as refused:
+        error = refused.message
+    return _environments_fragment(request, project, error)
+
+
 def _environments_fragment(request, project, error):
     context = {
         "project": project,
@@ -115,6 +132,7 @@ def _environments_fragment(request, project, error):
         "can_edit": True,
         "environment_form": EnvironmentForm(),
         "environment_error": error,
+        "policies": PlanPolicy.choices,
     }
     if request.htmx:
         return render(request, "projects/settings.html#environments", context, status=400 if error else 200)

@@ -62,7 +62,7 @@ def stored_events(project) -> list[dict]:
         cursor.execute(
             """
             SELECT time, received_at, environment_id, event, message_id, distinct_id, person_id, anonymous_id,
-                   device_id, session_id, properties, context
+                   device_id, session_id, properties, context, plan_status
             FROM events WHERE project_id = %s ORDER BY time, event
             """,
             [project.id],

@@ -6,6 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.demo import generate
+from analytics.demo_plan import DEMO_PLAN, with_release_candidate_bugs
+from analytics.plan.actions import do_import_plan
+from analytics.plan.models import EventDefinition
+from analytics.plan.observed import observe
+from analytics.plan.runtime import apply_policy, compiled_plan
 from analytics.storage import get_store
 from projects.models import Environment, Membership, Organization, Project, Role
 
@@ -25,7 +30,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, days: int, sessions_per_hour: int, **options):
-        project, environments = self.ensure_tenancy()
+        project, environments, user = self.ensure_tenancy()
+        if not EventDefinition.objects.filter(project=project).exists():
+            do_import_plan(
+                project=project, snapshot=DEMO_PLAN, acting_user=user, summary="The demo shop's plan"
+            )
+            project.refresh_from_db()
+        plan = compiled_plan(project.id, project.plan_version)
         store = get_store()
         store.maintain(timezone.now())
         now = timezone.now()
@@ -35,6 +46,7 @@ class Command(BaseCommand):
             (environments["staging"], max(1, sessions_per_hour // 20), "1.6.0-rc.1"),
         ):
             batch = []
+            buggy = environment.slug == "staging"
             for hour_records in generate(
                 project_id=project.id,
                 environment_id=environment.id,
@@ -44,15 +56,30 @@ class Command(BaseCommand):
                 users=2000,
                 app_version=version,
             ):
-                batch.extend(hour_records)
+                batch.extend(self.checked(plan, hour_records, buggy, environment.plan_policy))
                 if len(batch) >= 5000:
-                    written += store.insert_events(batch)
+                    written += self.write(store, batch)
                     batch = []
-            written += store.insert_events(batch)
+            written += self.write(store, batch)
         buckets = store.refresh_rollups()
         self.stdout.write(
             f"demo: project {project.slug!r}, {written} new events written, {buckets} rollup buckets refreshed"
         )
+
+    @staticmethod
+    def checked(plan, records, buggy: bool, policy: str):
+        """The records as ingestion would store them: checked against the plan."""
+        for record in records:
+            if buggy:
+                record = with_release_candidate_bugs(record)
+            yield apply_policy(record, plan.check(record.event, record.properties or {}), policy)
+
+    @staticmethod
+    @transaction.atomic
+    def write(store, batch) -> int:
+        fresh = store.insert_new(batch)
+        observe(fresh)
+        return len(fresh)
 
     @transaction.atomic
     def ensure_tenancy(self):
@@ -76,4 +103,4 @@ class Command(BaseCommand):
             environments[slug], _ = Environment.objects.get_or_create(
                 project=project, slug=slug, defaults={"name": slug.capitalize()}
             )
-        return project, environments
+        return project, environments, user

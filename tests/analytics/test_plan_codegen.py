@@ -1,0 +1,525 @@
+"""Typed SDK wrappers generated from the tracking plan: the Python module imports, sends and is
+checked by mypy; the TypeScript module is checked by the real tsc and runs under Node; the endpoints
+and the management command serve the key's own project only."""
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import warnings
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from analytics.plan import codegen
+from analytics.plan.compiler import CompiledPlan, snapshot_schemas
+from analytics.plan.snapshot import export_plan, normalize, replace_plan
+from projects.models import ApiKeyKind, Project
+from tests.analytics.ingest import new_key
+from tests.conftest import make_project
+
+REPO = Path(__file__).resolve().parents[2]
+TSC = REPO / "node_modules" / ".bin" / "tsc"
+
+PLAN = {
+    "property_groups": [
+        {
+            "name": "product",
+            "properties": [
+                {"name": "sku", "type": "string", "required": True, "description": "Stock keeping unit."},
+                {"name": "price", "type": "number", "minimum": 0},
+            ],
+        }
+    ],
+    "events": [
+        {
+            "name": "Order Completed",
+            "description": "A customer paid for an order.",
+            "trigger": "the payment provider confirms the payment",
+            "status": "live",
+            "property_groups": ["product"],
+            "properties": [
+                {
+                    "name": "order_id",
+                    "required": True,
+                    "description": "The order's id.",
+                    "pattern": "^ord_",
+                    "min_length": 5,
+                    "max_length": 40,
+                },
+                {"name": "currency", "required": True, "enum": ["USD", "EUR"]},
+                {"name": "quantity", "type": "integer", "enum": [1, 2, 3]},
+                {"name": "paid_at", "type": "datetime", "required": True},
+                {
+                    "name": "shipping address",
+                    "type": "object",
+                    "properties": [
+                        {"name": "city", "required": True},
+                        {"name": "zip-code"},
+                    ],
+                },
+                {
+                    "name": "items",
+                    "type": "array",
+                    "item_type": "object",
+                    "properties": [
+                        {"name": "sku", "required": True},
+                        {"name": "added_at", "type": "datetime"},
+                    ],
+                },
+                {"name": "labels", "type": "array", "item_type": "string"},
+                {"name": "class"},
+            ],
+        },
+        {"name": "order_completed"},
+        {"name": "orderCompleted", "status": "deprecated"},
+        {"name": "404 Shown"},
+        {"name": "delete"},
+        {"name": "$pageview"},
+        {
+            "name": "Signed Up",
+            "allow_unplanned_properties": True,
+            "properties": [{"name": "plan", "required": True, "enum": ["free", "pro"]}],
+        },
+    ],
+}
+SNAPSHOT = normalize(PLAN)
+
+
+def generated(language: str, snapshot=SNAPSHOT) -> str:
+    return getattr(codegen, language)(snapshot, project_name="Shop", plan_version=7)
+
+
+def import_module(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeClient:
+    def __init__(self):
+        self.sent = []
+
+    def track(self, event, properties):
+        self.sent.append((event, properties))
+        return "queued"
+
+
+# --- what is generated -----------------------------------------------------------------------------
+
+
+def test_it_names_functions_the_same_whatever_the_case_style_and_keeps_them_unique():
+    typescript, python = generated("typescript"), generated("python")
+    # Events are claimed in plan order (by code point: upper case first), so the first keeps the name.
+    sends = dict(re.findall(r"export function (\w+)\(.*\n  return _send\((.*?),", typescript))
+    assert sends == {
+        "event404Shown": '"404 Shown"',
+        "orderCompleted": '"Order Completed"',
+        "signedUp": '"Signed Up"',
+        "deleteEvent": '"delete"',
+        "orderCompleted2": '"orderCompleted"',
+        "orderCompleted3": '"order_completed"',
+    }
+    assert re.findall(r"^def (\w+)\(", python, re.MULTILINE) == [
+        "_jsonable",
+        "_payload",
+        "event_404_shown",
+        "order_completed",
+        "signed_up",
+        "delete",
+        "order_completed_2",
+        "order_completed_3",
+    ]
+
+
+def test_it_leaves_out_the_sdks_own_events_and_says_so_in_the_header():
+    for language in codegen.LANGUAGES:
+        module = generated(language)
+        header = module.splitlines()[:3]
+        assert "Generated by Beacon from the tracking plan of project 'Shop', version 7." in header[0]
+        assert "DO NOT EDIT" in header[1]
+        assert "Not wrapped (the SDKs send these themselves): $pageview." in header[2]
+        assert '"$pageview"' not in module and "'$pageview'" not in module
+
+
+def test_the_docs_carry_the_description_the_trigger_and_the_constraints():
+    typescript = generated("typescript")
+    assert "A customer paid for an order." in typescript
+    assert "Fires when: the payment provider confirms the payment" in typescript
+    assert "Pattern: `^ord_`. At least 5 characters. At most 40 characters." in typescript
+    assert "@deprecated The tracking plan marks this event deprecated." in typescript
+    assert "/** Stock keeping unit. */\n  sku: string;" in typescript  # from the property group
+    assert '"shipping address"?: OrderCompletedShippingAddress;' in typescript
+    assert '"zip-code"?: string;' in typescript
+    assert "items?: OrderCompletedItemsItem[];" in typescript
+    assert 'currency: "USD" | "EUR";' in typescript
+    assert "quantity?: 1 | 2 | 3;" in typescript
+    assert "[property: string]: unknown;" in typescript  # Signed Up allows unplanned properties
+
+    python = generated("python")
+    assert "'currency': Required[Literal['USD', 'EUR']]," in python
+    assert "'paid_at': Required[str | datetime]," in python
+    assert "'price': NotRequired[int | float]," in python
+    assert "# Pattern: `^ord_`. At least 5 characters. At most 40 characters." in python
+    assert "OrderCompletedShippingAddress = TypedDict(" in python  # `zip-code` is no identifier
+    assert "class OrderCompletedItemsItem(TypedDict):" in python
+
+
+def test_comment_and_string_breakers_in_the_plan_stay_inside_comments_and_strings(tmp_path):
+    nasty = 'Ends */ a comment """ and a docstring \\ then "'
+    snapshot = normalize(
+        {
+            "events": [
+                {
+                    "name": 'Tricky "Event"\u2028x',
+                    "description": nasty + "\x00\r\nsecond line",
+                    "trigger": nasty,
+                    "properties": [{"name": "a'b\"c", "description": nasty, "enum": [nasty]}],
+                }
+            ]
+        }
+    )
+    module = tmp_path / "tricky.py"
+    module.write_text(generated("python", snapshot))
+    client = FakeClient()
+    tricky = import_module(module)
+    tricky.tricky_event_x(client, {"a'b\"c": nasty})
+    assert client.sent == [('Tricky "Event"\u2028x', {"a'b\"c": nasty})]
+    _tsc(tmp_path, generated("typescript", snapshot), f'trickyEventX({{ "a\'b\\"c": {json.dumps(nasty)} }});')
+
+
+def test_awkward_names_still_give_valid_unique_identifiers_that_type_check(tmp_path):
+    keys = ["class", "str", "datetime", "Required", "a-b", "1st", "ünïcode", "$lib", "__private", "import"]
+    names = ["下单", "Tracker", "datetime", "set client", "Type", "Order", "Order Completed", "2fa", "for"]
+    nested = {"name": "completed properties", "type": "object", "properties": [{"name": "str"}]}
+    snapshot = normalize(
+        {
+            "events": [
+                {
+                    "name": name,
+                    "properties": [{"name": key, "required": True} for key in keys]
+                    + ([nested] if name == "Order" else []),
+                }
+                for name in names
+            ]
+        }
+    )
+    python = generated("python", snapshot)
+    functions = re.findall(r"^def ([a-z]\w*)\(", python, re.MULTILINE)
+    assert len(functions) == len(names) == len(set(functions))
+    assert {"event", "tracker", "datetime_event", "type_event", "event_2fa", "for_event"} <= set(functions)
+    (tmp_path / "beacon_shop.py").write_text(python)
+    everything = {key: "x" for key in keys}
+    usage = "from beacon_shop import Tracker, " + ", ".join(functions) + "\n"
+    usage += "def send(client: Tracker) -> None:\n"
+    usage += "".join(f"    {function}(client, {everything!r})\n" for function in functions)
+    result = _mypy(tmp_path, usage)
+    assert result.returncode == 0, result.stdout
+
+    typescript = generated("typescript", snapshot)
+    functions = re.findall(r"export function (\w+)\(", typescript)[1:]  # after setClient
+    assert len(set(functions)) == len(names)
+    assert {"event", "setClientEvent", "typeEvent", "event2fa", "forEvent"} <= set(functions)
+    assert "OrderCompletedProperties2" in typescript  # `completed properties` of `Order` came second
+    calls = "".join(f"{function}({json.dumps(everything)});\n" for function in functions)
+    _tsc(tmp_path, typescript, calls)
+
+
+# --- Python ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def python_module(tmp_path):
+    path = tmp_path / "beacon_shop.py"
+    path.write_text(generated("python"))
+    return path
+
+
+def test_the_python_module_compiles_imports_and_sends_through_the_client(python_module):
+    compile(python_module.read_text(), str(python_module), "exec")
+    plan = import_module(python_module)
+    assert (plan.PLAN_PROJECT, plan.PLAN_VERSION) == ("Shop", 7)
+    client = FakeClient()
+    paid_at = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    result = plan.order_completed(
+        client,
+        {
+            "order_id": "ord_123",
+            "currency": "EUR",
+            "paid_at": paid_at,
+            "sku": "tee",
+            "items": [{"sku": "tee", "added_at": datetime(2026, 3, 1, 12)}],
+            "shipping address": {"city": "Lyon"},
+        },
+    )
+    assert result == "queued"
+    [(event, properties)] = client.sent
+    assert event == "Order Completed"
+    assert properties["paid_at"] == "2026-03-01T12:30:00+00:00"
+    added_at = properties["items"][0]["added_at"]  # naive: taken as local time, sent with its offset
+    assert datetime.fromisoformat(added_at).utcoffset() is not None
+    # What the wrapper sends is what ingestion accepts.
+    compiled = CompiledPlan.from_schemas(1, snapshot_schemas(SNAPSHOT))
+    assert compiled.check(event, properties) == []
+
+
+def test_python_wrappers_take_extra_properties_optional_properties_and_warn_when_deprecated(python_module):
+    plan = import_module(python_module)
+    client = FakeClient()
+    plan.signed_up(client, {"plan": "pro"}, extra={"referrer": "ad", "at": datetime(2026, 1, 1, tzinfo=UTC)})
+    plan.event_404_shown(client)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan.order_completed_2(client)
+    assert [warning.category for warning in caught] == [DeprecationWarning]
+    assert "'orderCompleted' is deprecated" in str(caught[0].message)
+    assert client.sent == [
+        ("Signed Up", {"plan": "pro", "referrer": "ad", "at": "2026-01-01T00:00:00+00:00"}),
+        ("404 Shown", {}),
+        ("orderCompleted", {}),
+    ]
+
+
+def test_a_function_tracker_adapts_a_client_that_wants_a_user_id(python_module):
+    import functools
+
+    plan = import_module(python_module)
+    calls = []
+    segment_like_track = lambda user_id, event, properties: calls.append((user_id, event, properties))  # noqa: E731
+    plan.delete(plan.FunctionTracker(functools.partial(segment_like_track, "user-42")))
+    assert calls == [("user-42", "delete", {})]
+
+
+def _mypy(directory: Path, usage: str) -> subprocess.CompletedProcess:
+    (directory / "usage.py").write_text(usage)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(directory / ".mypy"),
+        ]
+        + ["--python-version", "3.11", "usage.py", "beacon_shop.py"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_mypy_accepts_a_correct_call_and_rejects_a_missing_key_a_wrong_literal_and_an_unknown_key(
+    python_module,
+):
+    header = "from datetime import datetime\nfrom beacon_shop import Tracker, order_completed, signed_up\n"
+    header += "def send(client: Tracker) -> None:\n"
+    correct = _mypy(
+        python_module.parent,
+        header
+        + '    order_completed(client, {"order_id": "ord_1", "currency": "USD", "paid_at": datetime.now(),'
+        + ' "sku": "s", "items": [{"sku": "s"}], "class": "gift"})\n'
+        + '    signed_up(client, {"plan": "free"}, extra={"anything": 1})\n',
+    )
+    assert correct.returncode == 0, correct.stdout
+    wrong = _mypy(
+        python_module.parent,
+        header
+        + '    order_completed(client, {"currency": "USD", "paid_at": "2026-01-01T00:00:00Z", "sku": "s"})\n'
+        + '    order_completed(client, {"order_id": "o", "currency": "GBP", "paid_at": "x", "sku": "s"})\n'
+        + '    signed_up(client, {"plan": "free", "referrer": "ad"})\n',
+    )
+    assert wrong.returncode == 1
+    assert (
+        'usage.py:4: error: Missing key "order_id" for TypedDict "OrderCompletedProperties"' in wrong.stdout
+    )
+    assert "usage.py:5: error: Incompatible types (expression has type \"Literal['GBP']\"" in wrong.stdout
+    assert 'usage.py:6: error: Extra key "referrer" for TypedDict "SignedUpProperties"' in wrong.stdout
+
+
+# --- TypeScript ------------------------------------------------------------------------------------
+
+
+def _tsc(directory: Path, module: str, usage: str, *, ok: bool = True) -> subprocess.CompletedProcess:
+    """Type-check ``usage`` (from line 2 on; line 1 imports every function) against ``module``."""
+    assert TSC.exists(), "node_modules has no TypeScript: run `make node_modules/.installed` (npm ci)"
+    (directory / "beacon-shop.ts").write_text(module)
+    functions = ", ".join(re.findall(r"export function (\w+)\(", module))
+    (directory / "usage.ts").write_text(
+        f'import {{ BeaconClient, {functions} }} from "./beacon-shop";\n{usage}'
+    )
+    result = subprocess.run(
+        [str(TSC), "--noEmit", "--strict", "--pretty", "false", "beacon-shop.ts", "usage.ts"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert result.returncode == 0, result.stdout
+    return result
+
+
+def test_tsc_accepts_correct_calls(tmp_path):
+    _tsc(
+        tmp_path,
+        generated("typescript"),
+        "const client: BeaconClient = { track: () => undefined };\n"
+        'orderCompleted({ order_id: "ord_1", currency: "EUR", paid_at: new Date().toISOString(), sku: "s",'
+        ' "shipping address": { city: "Lyon" }, items: [{ sku: "s" }], class: "gift", quantity: 2 }, client);\n'
+        'signedUp({ plan: "pro", referrer: "ad" });\n'
+        "event404Shown();\n"
+        "orderCompleted2({});\n",
+    )
+
+
+def test_tsc_rejects_a_missing_required_property_a_wrong_literal_and_an_unknown_property(tmp_path):
+    result = _tsc(
+        tmp_path,
+        generated("typescript"),
+        'orderCompleted({ currency: "EUR", paid_at: "2026-01-01T00:00:00Z", sku: "s" });\n'
+        'orderCompleted({ order_id: "ord_1", currency: "GBP", paid_at: "x", sku: "s" });\n'
+        'orderCompleted({ order_id: "ord_1", currency: "EUR", paid_at: "x", sku: "s", coupon: "X" });\n'
+        'signedUp({ plan: "enterprise" });\n'
+        'const props = { order_id: "ord_1", currency: "GBP", paid_at: "x", sku: "s" };\n'
+        "orderCompleted(props);\n"
+        "orderCompleted();\n",
+        ok=False,
+    )
+    assert result.returncode != 0
+    codes = re.findall(r"usage\.ts\((\d+),\d+\): error (TS\d+)", result.stdout)
+    assert codes == [
+        ("2", "TS2741"),  # order_id is missing
+        ("3", "TS2322"),  # "GBP" is not "USD" | "EUR"
+        ("4", "TS2353"),  # coupon is not in the plan
+        ("5", "TS2322"),  # "enterprise" is not "free" | "pro"
+        ("7", "TS2345"),  # a variable whose currency is any string
+        ("8", "TS2554"),  # the properties argument is missing
+    ], result.stdout
+
+
+def test_the_typescript_module_sends_through_the_argument_set_client_or_window_beacon(tmp_path):
+    assert shutil.which("node"), "node is not on PATH: Beacon's tests need Node 20"
+    (tmp_path / "beacon-shop.ts").write_text(generated("typescript"))
+    subprocess.run(
+        [str(TSC), "--strict", "--outDir", "out", "beacon-shop.ts"], cwd=tmp_path, check=True, timeout=120
+    )
+    (tmp_path / "out" / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "out" / "run.js").write_text(
+        """
+        import * as plan from "./beacon-shop.js";
+        const sent = [];
+        const client = (name) => ({ track: (event, properties) => sent.push([name, event, properties]) });
+        let error = null;
+        try { plan.event404Shown(); } catch (e) { error = e.message; }
+        globalThis.beacon = client("window.beacon");
+        plan.event404Shown();
+        plan.setClient(client("configured"));
+        plan.signedUp({ plan: "pro", referrer: "ad" });
+        plan.deleteEvent(undefined, client("argument"));
+        console.log(JSON.stringify({ error, sent, plan: plan.PLAN }));
+        """
+    )
+    result = subprocess.run(
+        ["node", "out/run.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    report = json.loads(result.stdout)
+    assert report["error"].startswith('Beacon: no client to send "404 Shown" with.')
+    assert report["sent"] == [
+        ["window.beacon", "404 Shown", {}],
+        ["configured", "Signed Up", {"plan": "pro", "referrer": "ad"}],
+        ["argument", "delete", {}],
+    ]
+    assert report["plan"] == {"project": "Shop", "version": 7}
+
+
+# --- endpoints and the command ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(db, owner):
+    project = make_project(owner=owner)
+    replace_plan(project, PLAN)
+    Project.objects.filter(id=project.id).update(plan_version=7)
+    project.refresh_from_db()
+    return project
+
+
+@pytest.mark.parametrize(
+    ("language", "content_type", "extension"),
+    [("typescript", "application/typescript", ".ts"), ("python", "text/x-python", ".py")],
+)
+def test_a_secret_key_downloads_the_module_of_its_project(
+    client, shop, owner, language, content_type, extension
+):
+    key = new_key(shop, owner, ApiKeyKind.SECRET)
+    response = client.get(
+        f"/api/v1/plan/codegen/{language}", headers={"X-API-Key": key, "Accept": content_type}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == f"{content_type}; charset=utf-8"
+    filename = codegen.filename(shop, language)
+    assert filename.endswith(extension) and shop.slug.replace("-", "_") in filename.replace("-", "_")
+    assert response["Content-Disposition"] == f'attachment; filename="{filename}"'
+    assert response["X-Beacon-Plan-Version"] == "7"
+    body = response.content.decode()
+    assert body == codegen.generate(shop, language)
+    assert f"project {shop.name!r}, version 7" in body
+
+
+def test_the_plan_endpoint_returns_the_snapshot(client, shop, owner):
+    key = new_key(shop, owner, ApiKeyKind.SECRET)
+    response = client.get("/api/v1/plan", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert response.json() == export_plan(shop.id)
+    assert [event["name"] for event in response.json()["events"]][:2] == ["$pageview", "404 Shown"]
+    assert response["X-Beacon-Plan-Version"] == "7"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/plan", "/api/v1/plan/codegen/typescript", "/api/v1/plan/codegen/python"]
+)
+def test_it_refuses_a_write_key_with_403_and_no_key_with_401(client, shop, owner, path):
+    write_key = new_key(shop, owner, ApiKeyKind.WRITE)
+    response = client.get(path, headers={"X-API-Key": write_key})
+    assert response.status_code == 403
+    assert "secret key" in response.json()["message"]
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_it_rejects_a_key_from_another_project_by_serving_only_that_projects_plan(
+    client, shop, owner, outsider
+):
+    theirs = make_project(owner=outsider)
+    replace_plan(theirs, {"events": [{"name": "Their Secret Event"}]})
+    key = new_key(theirs, outsider, ApiKeyKind.SECRET)
+    for path in ("/api/v1/plan", "/api/v1/plan/codegen/typescript", "/api/v1/plan/codegen/python"):
+        body = client.get(path, headers={"X-API-Key": key}).content.decode()
+        assert "Their Secret Event" in body
+        assert "Order Completed" not in body and shop.slug not in body
+
+
+@pytest.mark.parametrize("language", codegen.LANGUAGES)
+def test_the_command_prints_what_the_endpoint_serves(client, shop, owner, language, tmp_path):
+    out = StringIO()
+    call_command("plan_codegen", shop.slug, "--lang", language, stdout=out)
+    key = new_key(shop, owner, ApiKeyKind.SECRET)
+    served = client.get(f"/api/v1/plan/codegen/{language}", headers={"X-API-Key": key}).content.decode()
+    assert out.getvalue() == served
+    target = tmp_path / codegen.filename(shop, language)
+    call_command("plan_codegen", shop.slug, "--lang", language, "--output", str(target), stderr=StringIO())
+    assert target.read_text() == served
+
+
+def test_the_command_names_an_unknown_project(db):
+    with pytest.raises(CommandError, match="No project with the slug 'nope'"):
+        call_command("plan_codegen", "nope", "--lang", "python")

@@ -12,6 +12,7 @@ from analytics.models import (
     StorageState,
 )
 from analytics.plan.actions import record_version
+from analytics.plan.snapshot import PROPERTY_FIELDS
 from projects.models import Project
 
 
@@ -75,21 +76,8 @@ class PlanChangeAdmin(admin.ModelAdmin):
 class PropertyDefinitionInline(admin.TabularInline):
     model = PropertyDefinition
     extra = 1
-    fields = [
-        "position",
-        "name",
-        "type",
-        "item_type",
-        "required",
-        "enum",
-        "pattern",
-        "min_length",
-        "max_length",
-        "minimum",
-        "maximum",
-        "pii",
-        "description",
-    ]
+    # The snapshot's property fields, the description last (it is the widest column).
+    fields = ["position", *(name for name in PROPERTY_FIELDS if name != "description"), "description"]
 
 
 class GroupPropertyInline(PropertyDefinitionInline):

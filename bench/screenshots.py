@@ -5,7 +5,7 @@
     .venv/bin/python bench/screenshots.py --base-url http://127.0.0.1:8000
 
 Chromium is the system one, launched exactly as the browser tests launch it (tests/e2e/conftest.py;
-BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview,api-keys,signup}.png.
+BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview,api-keys,plan,plan-event,plan-violations,signup}.png.
 """
 
 import argparse
@@ -67,6 +67,17 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             page.get_by_role("button", name="Create key").click()
             expect(page.locator("#new-key")).to_be_visible()
             shoot(page, "api-keys")
+
+            # The tracking plan: the list, an event with its properties, the violations report.
+            page.goto(f"/projects/{DEMO_PROJECT}/plan/")
+            expect(page.locator("#plan-results table")).to_be_visible()
+            shoot(page, "plan")
+            page.get_by_role("link", name="purchase").click()
+            expect(page.locator("#properties table")).to_be_visible()
+            shoot(page, "plan-event")
+            page.goto(f"/projects/{DEMO_PROJECT}/plan/violations/")
+            expect(page.locator("table.violations")).to_be_visible()
+            shoot(page, "plan-violations")
 
             page.context.clear_cookies()
             page.goto("/signup/")

@@ -47,6 +47,7 @@ class EventForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["expected_environments"].queryset = Environment.objects.filter(project=project)
+        self.fields["expected_environments"].label_from_instance = lambda environment: environment.slug
         self.fields["property_groups"].queryset = PropertyGroup.objects.filter(project=project)
 
     def clean_tags(self) -> list[str]:

@@ -212,7 +212,9 @@ def _normalize_event(event, where: str) -> dict:
             _strings(event.get("expected_environments"), f"{where}: environments")
         ),
         "property_groups": sorted(_strings(event.get("property_groups"), f"{where}: property groups")),
-        "allow_unplanned_properties": bool(event.get("allow_unplanned_properties", False)),
+        "allow_unplanned_properties": _bool(
+            event.get("allow_unplanned_properties"), where, "allow_unplanned_properties"
+        ),
         "properties": _normalize_properties(event.get("properties", []), where),
     }
     return normalized
@@ -240,6 +242,10 @@ def _normalize_properties(properties, where: str) -> list[dict]:
 
 def _normalize_property(prop, where: str) -> dict:
     name = _name(prop, where)
+    if "." in name:
+        raise SnapshotError(
+            f"{where}: `{name}`: a property name cannot contain `.` (it separates nested properties)."
+        )
     where = f"{where.rsplit(', property', 1)[0]}, property `{name}`"
     type_ = prop.get("type") or PropertyType.STRING.value
     item_type = prop.get("item_type") or ""
@@ -262,14 +268,14 @@ def _normalize_property(prop, where: str) -> dict:
         "description": str(prop.get("description") or ""),
         "type": type_,
         "item_type": item_type,
-        "required": bool(prop.get("required", False)),
+        "required": _bool(prop.get("required"), where, "required"),
         "enum": enum,
         "pattern": str(prop.get("pattern") or ""),
         "min_length": _number(prop.get("min_length"), where, "min_length", integer=True),
         "max_length": _number(prop.get("max_length"), where, "max_length", integer=True),
         "minimum": _number(prop.get("minimum"), where, "minimum"),
         "maximum": _number(prop.get("maximum"), where, "maximum"),
-        "pii": bool(prop.get("pii", False)),
+        "pii": _bool(prop.get("pii"), where, "pii"),
         "properties": _normalize_properties(prop.get("properties", []), where),
     }
     nests = type_ == PropertyType.OBJECT or (type_ == PropertyType.ARRAY and item_type == PropertyType.OBJECT)
@@ -278,6 +284,21 @@ def _normalize_property(prop, where: str) -> dict:
     if normalized["pattern"]:
         check_pattern(normalized["pattern"], where)
     return normalized
+
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off", ""}
+
+
+def _bool(value, where: str, field: str) -> bool:
+    """A boolean, also from the text CSV and YAML carry ("false" is False, not a non-empty string)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise SnapshotError(f"{where}: `{field}` must be true or false, not {value!r}.")
 
 
 def _number(value, where: str, field: str, *, integer: bool = False):

@@ -27,6 +27,7 @@ from analytics.plan.snapshot import (
     PROPERTY_FIELDS,
     SnapshotError,
     check_pattern,
+    create_properties,
     export_plan,
     normalize,
     replace_plan,
@@ -117,14 +118,30 @@ def check_event_name(project: Project, name: str) -> str:
     return name
 
 
-def do_create_event(*, project: Project, name: str, acting_user, **fields) -> EventDefinition:
+def do_create_event(
+    *,
+    project: Project,
+    name: str,
+    acting_user,
+    properties: list[dict] | None = None,
+    summary: str = "",
+    **fields,
+) -> EventDefinition:
+    """A new event (``properties``: snapshot-shaped definitions to create with it, e.g. inferred)."""
     name = check_event_name(project, name)
+    if properties:
+        properties = normalize({"events": [{"name": name, "properties": properties}]})["events"][0][
+            "properties"
+        ]
     created = {}
 
     def apply():
         created["event"] = EventDefinition.objects.create(project=project, name=name, **fields)
+        create_properties(properties or [], event=created["event"])
 
-    change_plan(project=project, acting_user=acting_user, summary=f"Added event {name}", apply=apply)
+    change_plan(
+        project=project, acting_user=acting_user, summary=summary or f"Added event {name}", apply=apply
+    )
     return created["event"]
 
 

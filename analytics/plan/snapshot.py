@@ -348,7 +348,7 @@ def replace_plan(project: Project, snapshot: dict) -> None:
             project=project, name=data["name"], defaults={"description": data["description"]}
         )
         group.properties.all().delete()
-        _create_properties(data["properties"], group=group)
+        create_properties(data["properties"], group=group)
         groups[group.name] = group
 
     EventDefinition.objects.filter(project=project).exclude(
@@ -363,18 +363,19 @@ def replace_plan(project: Project, snapshot: dict) -> None:
         event.expected_environments.set([environments[slug] for slug in data["expected_environments"]])
         event.property_groups.set([groups[name] for name in data["property_groups"]])
         event.properties.all().delete()
-        _create_properties(data["properties"], event=event)
+        create_properties(data["properties"], event=event)
 
 
 _M2M = ("expected_environments", "property_groups")
 
 
-def _create_properties(properties: list[dict], **owner) -> None:
+def create_properties(properties: list[dict], **owner) -> None:
+    """Create normalized snapshot properties (and their nested ones) under ``owner``."""
     for position, data in enumerate(properties):
         prop = PropertyDefinition.objects.create(
             **owner, position=position, **{field: data[field] for field in PROPERTY_FIELDS}
         )
-        _create_properties(data["properties"], parent=prop)
+        create_properties(data["properties"], parent=prop)
 
 
 def iter_properties(properties: list[dict], prefix: str = ""):

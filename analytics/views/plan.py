@@ -276,6 +276,7 @@ def _property(project, prop_id: int) -> PropertyDefinition:
 
 
 def _properties_fragment(request, project, top_owner, status=200, **extra):
+    project.refresh_from_db(fields=["plan_version"])  # the fragment names the version just saved
     is_event = isinstance(top_owner, EventDefinition)
     context = {
         "project": project,

@@ -15,7 +15,6 @@ from analytics.plan.compiler import VIOLATION_KINDS
 from analytics.plan.inference import infer_properties, type_of, value_at
 from analytics.plan.models import EventDefinition, PropertyDefinition, QuarantinedEvent, ViolationSample
 from analytics.plan.quarantine import replay_quarantine
-from analytics.plan.snapshot import export_plan
 from analytics.queries.violations import recent_properties, seen_events, violation_rows, violations_per_hour
 from analytics.views.plan import EDITOR_ROLE, _can_edit
 from projects.access import access_project
@@ -175,19 +174,16 @@ def unplanned_add_event(request, slug):
     start = timezone.now() - timedelta(days=UNPLANNED_DAYS)
     inferred = infer_properties(recent_properties(project_id=project.id, event=name, start=start, limit=20))
     try:
-        actions.check_event_name(project, name)
-        snapshot = export_plan(project.id)
-        snapshot["events"].append({"name": name, "status": "draft", "properties": inferred})
-        actions.do_import_plan(
+        event = actions.do_create_event(
             project=project,
-            snapshot=snapshot,
+            name=name,
             acting_user=request.user,
+            properties=inferred,
             summary=f"Added {name} from the data",
         )
     except ActionRefused as refused:
         messages.error(request, f"Could not add {name}: {refused.message}")
         return redirect("plan-unplanned", slug=project.slug)
-    event = EventDefinition.objects.get(project=project, name=name)
     messages.success(request, f"Added {name} as a draft with {len(inferred)} inferred properties.")
     return redirect("plan-event", slug=project.slug, event_id=event.id)
 

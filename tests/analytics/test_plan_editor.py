@@ -393,3 +393,85 @@ def test_groups_share_properties_and_have_their_own_page(client, member, project
     )
     assert [p.name for p in group.properties.all()] == ["sku"]
     assert b"sku" in client.get(url(project, f"groups/{group.id}/")).content
+
+
+# --- import and export through the pages -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("format_name", ["json", "csv", "yaml"])
+def test_an_exported_plan_imports_into_another_project_as_the_same_plan(
+    client, owner, project, order, format_name
+):
+    from analytics.plan.snapshot import export_plan
+    from tests.conftest import make_project
+
+    group = PropertyGroup.objects.create(project=project, name="product")
+    actions.do_add_property(
+        owner=group, name="sku", values={"type": "string", "required": True}, acting_user=owner
+    )
+    actions.do_update_event(event=order, acting_user=owner, values={"property_groups": [group]})
+    client.force_login(owner)
+    exported = client.get(url(project, f"export.{format_name}"))
+    assert exported.status_code == 200
+    assert f'filename="{project.slug}-plan.' in exported["Content-Disposition"]
+
+    other = make_project(owner=owner)
+    preview = client.post(url(other, "import/"), {"text": exported.content.decode(), "format": format_name})
+    assert preview.status_code == 200
+    assert ("order_completed", "added") in [
+        (change.path, change.what) for change in preview.context["preview"]
+    ]
+    snapshot_json = preview.context["snapshot_json"]
+    client.post(
+        url(other, "import/"), {"apply": "1", "snapshot": snapshot_json, "comment": "from the other project"}
+    )
+    assert export_plan(other.id) == export_plan(project.id)
+    [version] = PlanVersion.objects.filter(project=other)
+    assert (version.summary, version.comment) == ("Imported the plan", "from the other project")
+
+
+def test_an_import_previews_breaking_changes_and_applies_them_as_one_version(client, member, project, order):
+    client.force_login(member)
+    yaml_text = client.get(url(project, "export.yaml")).content.decode()
+    same = client.post(url(project, "import/"), {"text": yaml_text, "format": "yaml"})
+    assert "the same as the current one" in same.content.decode()
+
+    changed = yaml_text.replace("enum: [USD, EUR]", "enum: [USD]")
+    assert changed != yaml_text
+    before = PlanVersion.objects.filter(project=project).count()
+    preview = client.post(url(project, "import/"), {"text": changed, "format": "yaml"})
+    text = preview.content.decode()
+    assert "1 breaking change" in text and "enum value removed: EUR" in text
+    assert order.properties.get(name="currency").enum == ["USD", "EUR"], "a preview changes nothing"
+    assert PlanVersion.objects.filter(project=project).count() == before
+    client.post(url(project, "import/"), {"apply": "1", "snapshot": preview.context["snapshot_json"]})
+    assert order.properties.get(name="currency").enum == ["USD"]
+    assert PlanVersion.objects.filter(project=project).count() == before + 1
+
+
+def test_a_bad_import_says_what_is_wrong(client, member, project):
+    client.force_login(member)
+    response = client.post(
+        url(project, "import/"), {"text": "events:\n  - name: a\n    status: shipped\n", "format": "yaml"}
+    )
+    assert response.status_code == 400
+    assert "unknown status `shipped`" in response.content.decode()
+    assert client.post(url(project, "import/"), {"text": ""}).status_code == 400
+
+
+def test_a_viewer_can_export_but_not_import(client, viewer, project, order):
+    client.force_login(viewer)
+    assert client.get(url(project, "export.csv")).status_code == 200
+    assert b"Preview the changes" not in client.get(url(project, "import/")).content
+    assert client.post(url(project, "import/"), {"text": "events: []", "format": "yaml"}).status_code == 404
+
+
+def test_the_codegen_links_download_typed_modules(client, viewer, project, order):
+    client.force_login(viewer)
+    typescript = client.get(url(project, "codegen/typescript"))
+    assert typescript.status_code == 200
+    assert "export function orderCompleted(" in typescript.content.decode()
+    python = client.get(url(project, "codegen/python")).content.decode()
+    assert "def order_completed(" in python
+    assert "Literal['USD', 'EUR']" in python
+    assert client.get(url(project, "codegen/cobol")).status_code == 404

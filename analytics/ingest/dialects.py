@@ -249,6 +249,9 @@ def split_posthog(body, kind: str) -> Envelope:
     return Envelope(messages=[body], sent_at=body.get("sent_at"), body_key=body_key)
 
 
+_POSTHOG_ENVELOPE = ("token", "distinct_id")
+
+
 def map_posthog(message: dict, kind: str) -> Incoming:
     """PostHog's capture API: `$set`/`$set_once` at the top level or in properties, `$identify`,
     `$create_alias` (linking `distinct_id` and `properties.alias`), `$groupidentify`."""
@@ -261,6 +264,11 @@ def map_posthog(message: dict, kind: str) -> Incoming:
     )
     if distinct_id is None:
         raise EventRejected("missing-distinct-id", "`distinct_id` is required.")
+    # posthog-js repeats the project key and the distinct id in every event's properties: they are
+    # the envelope, not the event's data (and would be "unplanned properties" under every plan).
+    # PostHog's own events keep `distinct_id`: `$create_alias` names the aliased id with it.
+    envelope = _POSTHOG_ENVELOPE if not name.startswith("$") else ("token",)
+    properties = {key: value for key, value in properties.items() if key not in envelope}
     to_set = object_field(message, "$set") or object_field(properties, "$set")
     to_set_once = object_field(message, "$set_once") or object_field(properties, "$set_once")
     if "$set" in message or "$set_once" in message:

@@ -119,3 +119,25 @@ def plan_statuses(project) -> list[int]:
             "SELECT plan_status FROM events WHERE project_id = %s ORDER BY plan_status", [project.id]
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def test_posthog_envelope_properties_are_not_unplanned(client, project, owner, streams, planned):
+    """posthog-js repeats `token` and `distinct_id` in every event's properties: not event data."""
+    key = new_key(project, owner, environment="staging")
+    body = {
+        "api_key": key,
+        "batch": [
+            {
+                "event": "signed_up",
+                "environment": "staging",
+                "properties": {"token": key, "distinct_id": "u1", "plan": "pro", "$lib": "web"},
+            }
+        ],
+    }
+    reply = post(client, "/batch/", body).json()
+    assert reply["accepted"] == 1
+    assert "violations" not in reply
+    drain()
+    [stored] = stored_events(project)
+    assert stored["distinct_id"] == "u1"
+    assert "token" not in stored["properties"] and "distinct_id" not in stored["properties"]

@@ -11,7 +11,7 @@ from analytics.models import (
     QuarantinedEvent,
     StorageState,
 )
-from analytics.plan.actions import record_version
+from analytics.plan.actions import owner_of, record_version
 from analytics.plan.snapshot import PROPERTY_FIELDS
 from projects.models import Project
 
@@ -113,10 +113,10 @@ class NestedPropertyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        _record(request, _project_of(obj), f"Edited property {obj} in the admin")
+        _record(request, owner_of(obj).project_id, f"Edited property {obj} in the admin")
 
     def delete_model(self, request, obj):
-        project_id = _project_of(obj)
+        project_id = owner_of(obj).project_id
         super().delete_model(request, obj)
         _record(request, project_id, f"Deleted property {obj} in the admin")
 
@@ -124,12 +124,6 @@ class NestedPropertyAdmin(admin.ModelAdmin):
 def _record(request, project_id: int, summary: str) -> None:
     """An admin edit is a plan change like any other: a new version, seen by ingestion."""
     record_version(Project.objects.get(id=project_id), request.user, summary)
-
-
-def _project_of(prop: PropertyDefinition) -> int:
-    while prop.parent_id:
-        prop = prop.parent
-    return prop.event.project_id if prop.event_id else prop.group.project_id
 
 
 @admin.register(PlanVersion)

@@ -19,7 +19,6 @@ from analytics.plan.models import (
     PlanVersion,
     PropertyDefinition,
     PropertyGroup,
-    PropertyType,
 )
 from analytics.plan.naming import naming_problem
 from analytics.plan.runtime import bump_plan_version
@@ -242,10 +241,7 @@ def do_add_property(*, owner, name: str, values: dict, acting_user) -> PlanChang
     data = clean_property_values(project, values, new_name=name)
     name = name.strip()
     if isinstance(owner, PropertyDefinition):
-        nests = owner.type == PropertyType.OBJECT or (
-            owner.type == PropertyType.ARRAY and owner.item_type == PropertyType.OBJECT
-        )
-        if not nests:
+        if not owner.nests:
             raise ActionRefused("Only objects and arrays of objects have nested properties.")
         siblings, where = owner.children, {"parent": owner}
     else:
@@ -277,9 +273,7 @@ def do_update_property(
         for name, value in data.items():
             setattr(prop, name, value)
         prop.save()
-        if prop.type not in (PropertyType.OBJECT, PropertyType.ARRAY) or (
-            prop.type == PropertyType.ARRAY and prop.item_type != PropertyType.OBJECT
-        ):
+        if not prop.nests:
             prop.children.all().delete()  # nested properties only make sense for objects
 
     return change_plan(

@@ -25,6 +25,11 @@ class PropertyType(models.TextChoices):
     ARRAY = "array", "array"
 
 
+def nests(type_: str, item_type: str) -> bool:
+    """Only objects and arrays of objects have nested properties."""
+    return type_ == PropertyType.OBJECT or (type_ == PropertyType.ARRAY and item_type == PropertyType.OBJECT)
+
+
 class EventDefinition(models.Model):
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="event_definitions"
@@ -114,6 +119,10 @@ class PropertyDefinition(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def nests(self) -> bool:
+        return nests(self.type, self.item_type)
 
 
 class PlanVersion(models.Model):

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from analytics.plan import changes as plan_changes
-from analytics.plan.models import EventDefinition, PlanVersion, PropertyDefinition, PropertyType
+from analytics.plan.models import EventDefinition, PlanVersion, PropertyDefinition
+from analytics.plan.snapshot import nested_children
 
 
 def filtered_events(project, filters: dict) -> QuerySet[EventDefinition]:
@@ -41,21 +42,13 @@ class PropertyRow:
 
     @property
     def nests(self) -> bool:
-        return self.prop.type == PropertyType.OBJECT or (
-            self.prop.type == PropertyType.ARRAY and self.prop.item_type == PropertyType.OBJECT
-        )
+        return self.prop.nests
 
 
 def property_rows(owner) -> list[PropertyRow]:
     """The owner's properties and their nested ones, depth first, as rows of the properties table."""
     top = list(owner.properties.all())
-    children: dict[int, list[PropertyDefinition]] = {}
-    parent_ids = [prop.id for prop in top]
-    while parent_ids:
-        level = list(PropertyDefinition.objects.filter(parent_id__in=parent_ids))
-        for prop in level:
-            children.setdefault(prop.parent_id, []).append(prop)
-        parent_ids = [prop.id for prop in level]
+    children = nested_children(top)
     rows: list[PropertyRow] = []
 
     def walk(props: list[PropertyDefinition], depth: int, prefix: str) -> None:

@@ -29,6 +29,7 @@ from analytics.plan.models import (
     PropertyDefinition,
     PropertyGroup,
     PropertyType,
+    nests,
 )
 from projects.models import Environment, Project
 
@@ -84,13 +85,7 @@ def export_plan(project_id: int) -> dict:
         PropertyDefinition.objects.filter(event__project_id=project_id)
         | PropertyDefinition.objects.filter(group__project_id=project_id)
     )
-    children: dict[int, list[PropertyDefinition]] = {}
-    parent_ids = [prop.id for prop in top]
-    while parent_ids:
-        level = list(PropertyDefinition.objects.filter(parent_id__in=parent_ids))
-        for prop in level:
-            children.setdefault(prop.parent_id, []).append(prop)
-        parent_ids = [prop.id for prop in level]
+    children = nested_children(top)
 
     def props(owned: list[PropertyDefinition]) -> list[dict]:
         ordered = sorted(owned, key=lambda prop: (prop.position, prop.id))
@@ -136,6 +131,18 @@ def export_plan(project_id: int) -> dict:
             for group in sorted(groups, key=lambda group: group.name)
         ],
     }
+
+
+def nested_children(top: list[PropertyDefinition]) -> dict[int, list[PropertyDefinition]]:
+    """The nested properties below ``top``, by parent id (one query per level of nesting)."""
+    children: dict[int, list[PropertyDefinition]] = {}
+    parent_ids = [prop.id for prop in top]
+    while parent_ids:
+        level = list(PropertyDefinition.objects.filter(parent_id__in=parent_ids))
+        for prop in level:
+            children.setdefault(prop.parent_id, []).append(prop)
+        parent_ids = [prop.id for prop in level]
+    return children
 
 
 def _plain(value):
@@ -278,8 +285,7 @@ def _normalize_property(prop, where: str) -> dict:
         "pii": _bool(prop.get("pii"), where, "pii"),
         "properties": _normalize_properties(prop.get("properties", []), where),
     }
-    nests = type_ == PropertyType.OBJECT or (type_ == PropertyType.ARRAY and item_type == PropertyType.OBJECT)
-    if normalized["properties"] and not nests:
+    if normalized["properties"] and not nests(type_, item_type):
         raise SnapshotError(f"{where}: only objects and arrays of objects have nested properties.")
     if normalized["pattern"]:
         check_pattern(normalized["pattern"], where)

@@ -167,8 +167,6 @@ def export_plan_view(request, slug, format_name):
     number = request.GET.get("version")
     snapshot = _snapshot_of(project, int(number)) if number and number.isdigit() else export_plan(project.id)
     body = fmt.dump(snapshot)
-    if not isinstance(body, str):
-        body = json.dumps(body, indent=2)
     suffix = f"-v{number}" if number else ""
     return HttpResponse(
         body,

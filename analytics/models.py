@@ -92,9 +92,17 @@ from analytics.plan.models import (  # noqa: E402  (the plan's models live in th
     ViolationCount,
     ViolationSample,
 )
+from analytics.verification.models import (  # noqa: E402
+    DebugSession,
+    EventTestCase,
+    Release,
+    TestVerdict,
+)
 
 __all__ = [
+    "DebugSession",
     "EventDefinition",
+    "EventTestCase",
     "IdentityWarning",
     "Person",
     "PersonDistinctId",
@@ -102,7 +110,9 @@ __all__ = [
     "PropertyDefinition",
     "PropertyGroup",
     "QuarantinedEvent",
+    "Release",
     "StorageState",
+    "TestVerdict",
     "ViolationCount",
     "ViolationSample",
 ]

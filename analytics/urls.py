@@ -1,10 +1,11 @@
-"""The tracking plan's pages (the ingestion routes are in analytics/ingest/urls.py)."""
+"""The tracking plan's and verification's pages (the ingestion routes are in analytics/ingest/urls.py)."""
 
 from django.urls import path
 
-from analytics.views import plan, plan_quality, plan_versions
+from analytics.views import debug, live, plan, plan_quality, plan_versions, releases
 
-P = "projects/<slug:slug>/plan/"
+V = "projects/<slug:slug>/"
+P = V + "plan/"
 
 urlpatterns = [
     path(P, plan.plan_list, name="plan-list"),
@@ -32,4 +33,14 @@ urlpatterns = [
     path(P + "unplanned/property/", plan_quality.unplanned_add_property, name="plan-unplanned-add-property"),
     path(P + "quarantine/", plan_quality.quarantine, name="plan-quarantine"),
     path(P + "quarantine/replay/", plan_quality.quarantine_replay, name="plan-quarantine-replay"),
+    # verification (DESIGN.md section 6): the live inspector, debug sessions, releases
+    path(V + "live/", live.inspector, name="live-inspector"),
+    path(V + "live/poll/", live.poll, name="live-poll"),
+    path(V + "live/events/<str:entry_id>/<int:index>/", live.event_detail, name="live-event"),
+    path(V + "debug/", debug.sessions, name="debug-sessions"),
+    path(V + "debug/<int:session_id>/", debug.session_page, name="debug-session"),
+    path(V + "releases/", releases.release_list, name="releases"),
+    path(V + "releases/<int:release_id>/", releases.release_page, name="release"),
+    path(V + "releases/<int:release_id>/check/", releases.release_check, name="release-check"),
+    path(V + "releases/<int:release_id>/go-live/", releases.release_go_live, name="release-go-live"),
 ]

@@ -84,6 +84,7 @@ def quarantine(records: list[EventRecord]) -> list[EventRecord]:
                 received_at=record.received_at,
                 record=buffer.to_row(record),
                 violations=(record.context or {}).get("plan_violations", []),
+                app_version=str((record.context or {}).get("app_version") or "")[:100],
             )
             for record in records
         ),

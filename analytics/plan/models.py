@@ -165,6 +165,7 @@ class QuarantinedEvent(models.Model):
     received_at = models.DateTimeField(db_index=True)
     record = models.JSONField(help_text="The event as it would have been stored.")
     violations = models.JSONField(default=list)
+    app_version = models.CharField(max_length=100, blank=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -244,6 +244,15 @@ INGEST_WRITER_BATCH = env_int("BEACON_INGEST_WRITER_BATCH", 200, minimum=1, maxi
 # Entries a writer read but did not acknowledge for this long are taken over by another writer.
 INGEST_CLAIM_IDLE_SECONDS = env_int("BEACON_INGEST_CLAIM_IDLE_SECONDS", 30, minimum=1)
 
+# The live inspector's feed (analytics/verification/live.py): kept only while someone watches.
+# Requests (stream entries) an environment's feed holds, at most (approximately).
+LIVE_MAX_ENTRIES = env_int("BEACON_LIVE_MAX_ENTRIES", 500, minimum=10)
+# A request larger than this is shown as "N events, too large to show live".
+LIVE_MAX_ENTRY_BYTES = env_int("BEACON_LIVE_MAX_ENTRY_BYTES", 128 * 1024, minimum=1024)
+# How long a watcher's last poll keeps the feed on, and how long the feed outlives its last event.
+LIVE_WATCH_SECONDS = env_int("BEACON_LIVE_WATCH_SECONDS", 30, minimum=2)
+LIVE_TTL_SECONDS = env_int("BEACON_LIVE_TTL_SECONDS", 300, minimum=10)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

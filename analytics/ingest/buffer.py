@@ -19,12 +19,32 @@ from config.redis import get_redis
 GROUP = "writers"
 FIELD = b"e"
 
+# The live inspector's copy of a request (analytics/verification/live.py): while a watcher keeps the
+# watch key alive, the request's entry also goes to the environment's feed, capped in entries, an
+# entry over max_bytes as its event count only (field `n`), the feed expiring ttl after its last entry.
+FEED_LUA = """
+local function feed(watch, stream, counter, payload, events, max_entries, max_bytes, ttl)
+  if redis.call('EXISTS', watch) == 0 then return end
+  if string.len(payload) > tonumber(max_bytes) then
+    redis.call('XADD', stream, 'MAXLEN', '~', max_entries, '*', 'n', events)
+  else
+    redis.call('XADD', stream, 'MAXLEN', '~', max_entries, '*', 'e', payload)
+  end
+  redis.call('EXPIRE', stream, ttl)
+  redis.call('INCRBY', counter, events)
+  redis.call('EXPIRE', counter, ttl)
+end
+"""
+
 # One round trip per request: the per-key rate limit (a one-second window, counted in events), the
 # backlog guard (writers down or far behind: answer 503 and let the SDK retry, rather than fill Redis's
-# memory), then the XADD. First of all, the API key's version: the web process authenticated the key
-# from its own memory, and a key changed since (revoked, rotated) must not get in.
+# memory), then the XADD, and the live inspector's copy if someone watches (``FEED_LUA``). First
+# of all, the API key's version: the web process authenticated the key from its own memory, and a key
+# changed since (revoked, rotated) must not get in.
 # Returns the entry id, or -1 (rate limited), -2 (backlog full) or -3 (the key changed).
-_APPEND_SCRIPT = """
+_APPEND_SCRIPT = (
+    FEED_LUA
+    + """
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[5] then return -3 end
 local limit = tonumber(ARGV[3])
 if limit > 0 then
@@ -33,8 +53,11 @@ if limit > 0 then
   if total > limit then return -1 end
 end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -2 end
-return redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+feed(KEYS[4], KEYS[5], KEYS[6], ARGV[2], ARGV[4], ARGV[6], ARGV[7], ARGV[8])
+return id
 """
+)
 _RATE_SCRIPT = """
 local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], 2) end
@@ -63,6 +86,18 @@ def rate_counter(key_id: int, second: int) -> str:
 
 def stream_names() -> list[str]:
     return [f"{settings.INGEST_STREAM_PREFIX}:{shard}" for shard in range(settings.INGEST_STREAM_SHARDS)]
+
+
+def feed_keys(project_id: int, environment_id: int) -> list[str]:
+    """The live feed's watch key, stream and event counter (beside the ingest streams)."""
+    prefix = f"{settings.INGEST_STREAM_PREFIX}:live"
+    suffix = f"{project_id}:{environment_id}"
+    return [f"{prefix}:watch:{suffix}", f"{prefix}:feed:{suffix}", f"{prefix}:count:{suffix}"]
+
+
+def feed_args(events: int) -> list:
+    """The feed's arguments after the payload."""
+    return [events, settings.LIVE_MAX_ENTRIES, settings.LIVE_MAX_ENTRY_BYTES, settings.LIVE_TTL_SECONDS]
 
 
 def stream_for(project_id: int) -> str:
@@ -108,7 +143,13 @@ def from_row(row: list) -> tuple[EventRecord, PersonUpdate | None]:
 
 
 def append(
-    project_id: int, events: list, *, rate_counter_key: str, rate_limit: int, key_version: tuple[str, int]
+    project_id: int,
+    environment_id: int,
+    events: list,
+    *,
+    rate_counter_key: str,
+    rate_limit: int,
+    key_version: tuple[str, int],
 ) -> bytes:
     """Append one request's events; returns the entry id.
 
@@ -116,9 +157,16 @@ def append(
     """
     client = get_redis()
     version_key, version = key_version
-    result = _script(client, _APPEND_SCRIPT)(
-        keys=[stream_for(project_id), rate_counter_key, version_key],
-        args=[settings.INGEST_MAX_BACKLOG, encode(events), rate_limit, len(events), str(version)],
+    result = lua_script(client, _APPEND_SCRIPT)(
+        keys=[stream_for(project_id), rate_counter_key, version_key, *feed_keys(project_id, environment_id)],
+        args=[
+            settings.INGEST_MAX_BACKLOG,
+            encode(events),
+            rate_limit,
+            len(events),
+            str(version),
+            *feed_args(len(events))[1:],
+        ],
     )
     if result == -3:
         raise KeyChanged
@@ -131,13 +179,13 @@ def append(
 
 def count_events(rate_counter_key: str, events: int) -> int:
     """Count events in the key's one-second window (for writes that skip the stream); returns the total."""
-    return _script(get_redis(), _RATE_SCRIPT)(keys=[rate_counter_key], args=[events])
+    return lua_script(get_redis(), _RATE_SCRIPT)(keys=[rate_counter_key], args=[events])
 
 
 _scripts: dict[tuple[int, str], object] = {}
 
 
-def _script(client, source: str):
+def lua_script(client, source: str):
     script = _scripts.get((id(client), source))
     if script is None:
         script = _scripts[(id(client), source)] = client.register_script(source)

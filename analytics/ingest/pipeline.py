@@ -23,6 +23,7 @@ from analytics.ingest.enrich import build_record
 from analytics.ingest.errors import EventRejected, IngestError
 from analytics.ingest.writer import write_events
 from analytics.plan.runtime import apply_policy, compiled_plan
+from analytics.verification import live
 from projects.auth import client_ip
 from projects.authentication import key_from_request
 from projects.keys import KeyInfo, authenticate_key, authenticate_key_versioned, forget_local
@@ -184,10 +185,16 @@ def persist(key: KeyInfo, events: list, *, key_version: tuple[str, int] | None, 
         if limit and buffer.count_events(counter, len(events)) > limit:
             raise _rate_limited(limit)
         write_events(events)
+        live.publish(key.project_id, key.environment_id, events)
         return
     try:
         buffer.append(
-            key.project_id, events, rate_counter_key=counter, rate_limit=limit, key_version=key_version
+            key.project_id,
+            key.environment_id,
+            events,
+            rate_counter_key=counter,
+            rate_limit=limit,
+            key_version=key_version,
         )
     except buffer.RateLimited:
         raise _rate_limited(limit) from None

@@ -16,6 +16,7 @@ from analytics.plan import actions
 from analytics.plan.forms import EventCreateForm, EventForm, PlanFilterForm, PropertyForm, StatusForm
 from analytics.plan.models import EventDefinition, EventStatus, PropertyDefinition, PropertyGroup
 from analytics.plan.selectors import event_history, filtered_events, property_rows
+from analytics.verification.debug_forms import TestCaseForm
 from projects.access import access_project, has_role, role_in
 from projects.actions import ActionRefused
 from projects.models import Role
@@ -149,6 +150,8 @@ def _event_context(request, project, event, **extra) -> dict:
         "add_form": PropertyForm(),
         "history": event_history(event),
         "shared_groups": event.property_groups.prefetch_related("properties"),
+        "test_cases": event.test_cases.all(),
+        "test_case_form": TestCaseForm(),
         **extra,
     }
 

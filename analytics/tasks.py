@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from analytics.plan.quarantine import drop_expired
 from analytics.storage import get_store
+from analytics.verification import releases
 
 
 @shared_task
@@ -39,3 +40,9 @@ def delete_project_events(project_id: int) -> int:
 def expire_plan_records() -> dict:
     """Quarantined events and violation records past their project's retention."""
     return drop_expired(timezone.now())
+
+
+@shared_task
+def check_young_releases() -> int:
+    """Releases started in the last 24 hours: check them, mark what passes verified."""
+    return releases.check_young_releases(timezone.now())

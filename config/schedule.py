@@ -31,4 +31,9 @@ BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "options": {"expires": 6 * HOUR},
     },
+    "check-young-releases": {
+        "task": "analytics.tasks.check_young_releases",
+        "schedule": MINUTE,
+        "options": {"expires": MINUTE},
+    },
 }

@@ -1,4 +1,5 @@
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from analytics.storage import get_store
+from config.redis import get_redis
 from projects.models import Environment, Membership, Organization, Project, Role
 
 BACKEND = os.environ.get("BEACON_STORAGE_BACKEND", "auto")
@@ -117,3 +119,14 @@ def project(db, owner, member, viewer, admin_user):
 
 def hours_ago(hours: float, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) - timedelta(hours=hours)
+
+
+@pytest.fixture
+def streams(settings):
+    """Streams of this test only (a unique prefix), deleted afterwards."""
+    settings.INGEST_STREAM_PREFIX = f"beacon-test:{uuid.uuid4().hex[:12]}:ingest"
+    yield settings.INGEST_STREAM_PREFIX
+    client = get_redis()
+    keys = list(client.scan_iter(match=f"{settings.INGEST_STREAM_PREFIX}:*"))
+    if keys:
+        client.delete(*keys)

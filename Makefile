@@ -62,3 +62,4 @@ bench: migrate
 	$(PY) bench/storage.py
 	$(PY) bench/ingest.py
 	$(PY) bench/validate.py
+	$(PY) bench/live.py

@@ -247,6 +247,8 @@ INGEST_CLAIM_IDLE_SECONDS = env_int("BEACON_INGEST_CLAIM_IDLE_SECONDS", 30, mini
 # The live inspector's feed (analytics/verification/live.py): kept only while someone watches.
 # Requests (stream entries) an environment's feed holds, at most (approximately).
 LIVE_MAX_ENTRIES = env_int("BEACON_LIVE_MAX_ENTRIES", 500, minimum=10)
+# Requests copied to the feed per second, at most (beyond: counted, and the inspector says it samples).
+LIVE_MAX_ENTRIES_PER_SECOND = env_int("BEACON_LIVE_MAX_ENTRIES_PER_SECOND", 50, minimum=1)
 # A request larger than this is shown as "N events, too large to show live".
 LIVE_MAX_ENTRY_BYTES = env_int("BEACON_LIVE_MAX_ENTRY_BYTES", 128 * 1024, minimum=1024)
 # How long a watcher's last poll keeps the feed on, and how long the feed outlives its last event.

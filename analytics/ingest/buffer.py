@@ -20,22 +20,26 @@ GROUP = "writers"
 FIELD = b"e"
 
 # The live inspector's copy of a request (analytics/verification/live.py): while a watcher keeps the
-# watch key alive, the request's entry also goes to the environment's feed, capped in entries, an
-# entry over max_bytes as its event count only (field `n`), the feed expiring ttl after its last entry.
+# watch key alive, its events are counted and the request's entry goes to the environment's feed too:
+# at most per_second entries a second (beyond, the inspector shows a sample anyway: counted, not
+# copied), an entry over max_bytes as its event count only (field `n`), the feed capped in entries
+# and expiring ttl after its last entry.
 FEED_LUA = """
-local function feed(watch, stream, counter, payload, events, max_entries, max_bytes, ttl)
+local function feed(watch, stream, counter, rate, payload, events, max_entries, max_bytes, ttl, per_second)
   if redis.call('EXISTS', watch) == 0 then return end
+  redis.call('INCRBY', counter, events)
+  redis.call('EXPIRE', counter, ttl)
+  local fed = redis.call('INCR', rate)
+  if fed == 1 then redis.call('EXPIRE', rate, 2) end
+  if fed > tonumber(per_second) then return end
   if string.len(payload) > tonumber(max_bytes) then
     redis.call('XADD', stream, 'MAXLEN', '~', max_entries, '*', 'n', events)
   else
     redis.call('XADD', stream, 'MAXLEN', '~', max_entries, '*', 'e', payload)
   end
   redis.call('EXPIRE', stream, ttl)
-  redis.call('INCRBY', counter, events)
-  redis.call('EXPIRE', counter, ttl)
 end
 """
-
 # One round trip per request: the per-key rate limit (a one-second window, counted in events), the
 # backlog guard (writers down or far behind: answer 503 and let the SDK retry, rather than fill Redis's
 # memory), then the XADD, and the live inspector's copy if someone watches (``FEED_LUA``). First
@@ -54,7 +58,7 @@ if limit > 0 then
 end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -2 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
-feed(KEYS[4], KEYS[5], KEYS[6], ARGV[2], ARGV[4], ARGV[6], ARGV[7], ARGV[8])
+feed(KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[2], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 return id
 """
 )
@@ -88,16 +92,24 @@ def stream_names() -> list[str]:
     return [f"{settings.INGEST_STREAM_PREFIX}:{shard}" for shard in range(settings.INGEST_STREAM_SHARDS)]
 
 
-def feed_keys(project_id: int, environment_id: int) -> list[str]:
-    """The live feed's watch key, stream and event counter (beside the ingest streams)."""
+def feed_keys(project_id: int, environment_id: int, second: int | None = None) -> list[str]:
+    """The live feed's watch key, stream and event counter (beside the ingest streams), and with a
+    second, that second's count of entries fed."""
     prefix = f"{settings.INGEST_STREAM_PREFIX}:live"
     suffix = f"{project_id}:{environment_id}"
-    return [f"{prefix}:watch:{suffix}", f"{prefix}:feed:{suffix}", f"{prefix}:count:{suffix}"]
+    keys = [f"{prefix}:watch:{suffix}", f"{prefix}:feed:{suffix}", f"{prefix}:count:{suffix}"]
+    return keys if second is None else [*keys, f"{prefix}:rate:{suffix}:{second}"]
 
 
 def feed_args(events: int) -> list:
     """The feed's arguments after the payload."""
-    return [events, settings.LIVE_MAX_ENTRIES, settings.LIVE_MAX_ENTRY_BYTES, settings.LIVE_TTL_SECONDS]
+    return [
+        events,
+        settings.LIVE_MAX_ENTRIES,
+        settings.LIVE_MAX_ENTRY_BYTES,
+        settings.LIVE_TTL_SECONDS,
+        settings.LIVE_MAX_ENTRIES_PER_SECOND,
+    ]
 
 
 def stream_for(project_id: int) -> str:
@@ -150,6 +162,7 @@ def append(
     rate_counter_key: str,
     rate_limit: int,
     key_version: tuple[str, int],
+    second: int,
 ) -> bytes:
     """Append one request's events; returns the entry id.
 
@@ -158,7 +171,12 @@ def append(
     client = get_redis()
     version_key, version = key_version
     result = lua_script(client, _APPEND_SCRIPT)(
-        keys=[stream_for(project_id), rate_counter_key, version_key, *feed_keys(project_id, environment_id)],
+        keys=[
+            stream_for(project_id),
+            rate_counter_key,
+            version_key,
+            *feed_keys(project_id, environment_id, second),
+        ],
         args=[
             settings.INGEST_MAX_BACKLOG,
             encode(events),

@@ -185,7 +185,7 @@ def persist(key: KeyInfo, events: list, *, key_version: tuple[str, int] | None, 
         if limit and buffer.count_events(counter, len(events)) > limit:
             raise _rate_limited(limit)
         write_events(events)
-        live.publish(key.project_id, key.environment_id, events)
+        live.publish(key.project_id, key.environment_id, events, second=second)
         return
     try:
         buffer.append(
@@ -195,6 +195,7 @@ def persist(key: KeyInfo, events: list, *, key_version: tuple[str, int] | None, 
             rate_counter_key=counter,
             rate_limit=limit,
             key_version=key_version,
+            second=second,
         )
     except buffer.RateLimited:
         raise _rate_limited(limit) from None

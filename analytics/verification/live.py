@@ -3,10 +3,11 @@
 1. A watcher (the inspector page, polling) keeps the environment's watch key alive for
    ``LIVE_WATCH_SECONDS``.
 2. The ingest append script (``analytics/ingest/buffer.py``) runs ``buffer.FEED_LUA`` in the round trip
-   that makes a request durable: while the watch key exists it copies the request's stream entry to
-   the environment's feed, capped at ``LIVE_MAX_ENTRIES`` requests, and counts its events. An entry
-   over ``LIVE_MAX_ENTRY_BYTES`` is fed as its event count only. The feed expires ``LIVE_TTL_SECONDS``
-   after its last entry. Nobody watching costs one EXISTS per request.
+   that makes a request durable: while the watch key exists it counts the request's events and copies
+   its stream entry to the environment's feed, at most ``LIVE_MAX_ENTRIES_PER_SECOND`` entries a
+   second (more than a poll shows: beyond, counted only), capped at ``LIVE_MAX_ENTRIES`` requests. An
+   entry over ``LIVE_MAX_ENTRY_BYTES`` is fed as its event count only. The feed expires
+   ``LIVE_TTL_SECONDS`` after its last entry. Nobody watching costs one EXISTS per request.
 3. A poll reads the newest entries after its cursor (newest first), filters them, and shows at most
    a page of them: at hundreds of events per second it shows a sample and says how many arrived.
 
@@ -28,20 +29,23 @@ from config.redis import get_redis
 logger = logging.getLogger(__name__)
 
 _PUBLISH_SCRIPT = (
-    buffer.FEED_LUA + "feed(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
+    buffer.FEED_LUA
+    + "feed(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])"
 )
 
 # Entries (requests) one poll reads at most; older ones after the cursor are counted, not shown.
 READ_ENTRIES = 300
+# Without a cursor (a page opens, filters change): the feed's latest requests only.
+BACKFILL_ENTRIES = 100
 
 
-def publish(project_id: int, environment_id: int, events: list) -> None:
+def publish(project_id: int, environment_id: int, events: list, *, second: int) -> None:
     """Feed events that skipped the stream (``?sync=true``), after they were stored.
 
     Best effort: the events are durable already, so a Redis failure here must not fail the request.
     """
     client = get_redis()
-    keys = buffer.feed_keys(project_id, environment_id)
+    keys = buffer.feed_keys(project_id, environment_id, second)
     try:
         if client.exists(keys[0]):
             buffer.lua_script(client, _PUBLISH_SCRIPT)(
@@ -72,11 +76,11 @@ class Page:
     arrived: int = 0  # events that arrived since the previous cursor, shown or not
     matched: int = 0  # of those read, how many passed the filters
     too_large: int = 0  # events in requests too large to show live
-    unread: bool = False  # more entries arrived than one poll reads: older ones were skipped
+    read: int = 0  # events read from the feed (arrived, less those counted but not fed)
 
     @property
     def sampled(self) -> bool:
-        return self.unread or self.matched > len(self.events) or self.too_large > 0
+        return self.arrived > self.read or self.matched > len(self.events) or self.too_large > 0
 
 
 @dataclass
@@ -116,11 +120,16 @@ def read(
     watch_key, stream, counter = buffer.feed_keys(project_id, environment_id)
     pipe = get_redis().pipeline(transaction=False)
     pipe.set(watch_key, 1, ex=settings.LIVE_WATCH_SECONDS)
-    pipe.xrevrange(stream, max="+", min=f"({after.entry_id}" if after.entry_id else "-", count=READ_ENTRIES)
+    if after.entry_id:
+        pipe.xrevrange(stream, max="+", min=f"({after.entry_id}", count=READ_ENTRIES)
+    else:
+        pipe.xrevrange(stream, max="+", min="-", count=BACKFILL_ENTRIES)
     pipe.get(counter)
     _, entries, count = pipe.execute()
     count = int(count or 0)
-    page = Page(events=[], cursor=str(Cursor(_text(entries[0][0]), count)) if entries else str(after))
+    # An empty feed still gives a cursor: the counter's value says how many arrive after it.
+    newest = _text(entries[0][0]) if entries else (after.entry_id or "0-0")
+    page = Page(events=[], cursor=str(Cursor(newest, count)))
     read_events = 0
     for entry_id, fields in entries:
         entry_id = _text(entry_id)
@@ -137,7 +146,7 @@ def read(
             page.matched += 1
             if len(page.events) < limit:
                 page.events.append(LiveEvent(entry_id, index, record))
-    page.unread = bool(after.entry_id) and len(entries) == READ_ENTRIES
+    page.read = read_events - page.too_large
     known = after.entry_id and 0 <= count - after.count
     page.arrived = count - after.count if known else read_events
     return page

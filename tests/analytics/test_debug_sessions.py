@@ -15,7 +15,7 @@ from analytics.verification.models import DebugSession, EventTestCase, RuleKind,
 from projects.actions import do_set_plan_policy
 from tests.analytics.ingest import new_key, post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 
 @pytest.fixture

@@ -118,6 +118,19 @@ def test_a_request_too_large_for_the_feed_is_counted_not_shown(
     assert page.too_large == 40 and page.arrived == 41 and page.sampled
 
 
+def test_beyond_its_requests_per_second_the_feed_counts_and_does_not_copy(
+    client, project, owner, production, streams, settings
+):
+    settings.LIVE_MAX_ENTRIES_PER_SECOND = 2
+    key = new_key(project, owner)
+    start = read(project, production)
+    for n in range(5):  # within a second or two: at least one request is counted, not copied
+        post(client, "/track", click(product_id=f"p{n}", position=n), key=key)
+    page = read(project, production, cursor=start.cursor)
+    assert page.arrived == 5 and page.sampled
+    assert 2 <= len(page.events) <= 4 and page.read == len(page.events)
+
+
 def test_filters_match_part_of_the_event_name_and_exact_ids(client, project, owner, production, streams):
     key = new_key(project, owner)
     start = read(project, production)

@@ -1,5 +1,7 @@
 """Create (idempotently) the demo organization, user, project and a week of events."""
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -12,12 +14,29 @@ from analytics.plan.models import EventDefinition
 from analytics.plan.observed import observe
 from analytics.plan.runtime import apply_policy, compiled_plan
 from analytics.storage import get_store
+from analytics.verification.debug import do_add_test_case
+from analytics.verification.models import EventTestCase, Release, RuleKind
+from analytics.verification.releases import do_check_release, do_declare_release
 from projects.models import Environment, Membership, Organization, Project, Role
 
 DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@beacon.local"
 DEMO_PASSWORD = "beacon-demo"
 DEMO_PROJECT = "demo-shop"
+# Reporting rules a debug session checks (event, description, kind, config).
+DEMO_TEST_CASES = (
+    ("page_view", "carries the page's path", RuleKind.CARRIES, {"properties": ["path"]}),
+    (
+        "product_click",
+        "carries product_id, position and the list",
+        RuleKind.CARRIES,
+        {"properties": ["product_id", "position", "list"]},
+    ),
+    ("product_click", "follows a page view", RuleKind.PRECEDED_BY, {"event": "page_view", "match": ""}),
+    ("add_to_cart", "matches the plan", RuleKind.VALID, {}),
+    ("purchase", "fires once per order", RuleKind.ONCE_PER, {"field": "properties.order_id"}),
+    ("product_click", "fires when the product tile is visible and tapped", RuleKind.MANUAL, {}),
+)
 
 
 class Command(BaseCommand):
@@ -61,10 +80,37 @@ class Command(BaseCommand):
                     written += self.write(store, batch)
                     batch = []
             written += self.write(store, batch)
+        self.seed_verification(project, environments, user)
         buckets = store.refresh_rollups()
         self.stdout.write(
             f"demo: project {project.slug!r}, {written} new events written, {buckets} rollup buckets refreshed"
         )
+
+    @staticmethod
+    def seed_verification(project, environments, user) -> None:
+        """Test cases on the funnel's events, and the two releases the demo's data comes from."""
+        definitions = {event.name: event for event in EventDefinition.objects.filter(project=project)}
+        if not EventTestCase.objects.filter(event__project=project).exists():
+            for name, description, kind, config in DEMO_TEST_CASES:
+                do_add_test_case(
+                    event=definitions[name],
+                    description=description,
+                    kind=kind,
+                    config=config,
+                    acting_user=user,
+                )
+        if not Release.objects.filter(project=project).exists():
+            now = timezone.now()
+            for slug, version, days in (("production", "1.5.0", 6), ("staging", "1.6.0-rc.1", 2)):
+                release = do_declare_release(
+                    project=project,
+                    environment=environments[slug],
+                    app_version=version,
+                    name=f"Shop {version}",
+                    started_at=now - timedelta(days=days),
+                    acting_user=user,
+                )
+                do_check_release(release=release, acting_user=user)
 
     @staticmethod
     def checked(plan, records, buggy: bool, policy: str):

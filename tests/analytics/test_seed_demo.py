@@ -1,0 +1,25 @@
+"""`manage.py seed_demo` (what `make run` shows first): a plan, events, test cases and two releases."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from analytics.verification.models import EventTestCase, Release
+from analytics.verification.releases import Outcome, check_release
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_seeds_test_cases_and_releases_whose_reports_reflect_the_staging_bugs(store):
+    call_command("seed_demo", days=2, sessions_per_hour=12, stdout=io.StringIO())
+    call_command("seed_demo", days=2, sessions_per_hour=12, stdout=io.StringIO())  # idempotent
+    assert EventTestCase.objects.filter(event__project__slug="demo-shop").count() == 6
+    production, staging = (
+        Release.objects.get(project__slug="demo-shop", environment__slug=slug)
+        for slug in ("production", "staging")
+    )
+    assert staging.app_version == "1.6.0-rc.1" and production.app_version == "1.5.0"
+    staging_report, production_report = check_release(staging), check_release(production)
+    assert {result.outcome for result in staging_report.results} & {Outcome.VIOLATIONS, Outcome.INVALID}
+    assert any(result.outcome == Outcome.VALID for result in production_report.results)

@@ -5,11 +5,14 @@
     .venv/bin/python bench/screenshots.py --base-url http://127.0.0.1:8000
 
 Chromium is the system one, launched exactly as the browser tests launch it (tests/e2e/conftest.py;
-BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview,api-keys,plan,plan-event,plan-violations,signup}.png.
+BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview,api-keys,plan,plan-event,plan-violations,live,
+debug-session,release,signup}.png. Sends a few events with the write key it creates (for the live pages).
 """
 
 import argparse
+import json
 import sys
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +26,44 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "beacon-demo"
 DEMO_PROJECT = "demo-shop"
 VIEWPORT = {"width": 1280, "height": 800}
+
+
+def _click(device: str, **properties) -> dict:
+    return {
+        "environment": "production",
+        "event": "product_click",
+        "device_id": device,
+        "properties": properties,
+    }
+
+
+LIVE_EVENTS = [
+    {
+        "environment": "production",
+        "event": "page_view",
+        "device_id": "iphone-15-ben",
+        "properties": {"path": "/"},
+    },
+    _click("iphone-15-ben", product_id="sku-1042", name="Trail shoe", position=2, list="home"),
+    _click("pixel-7-anna", product_id="sku-77", name="Rain jacket", position="3", list="homepage"),
+    {"environment": "production", "event": "wishlist_shared", "device_id": "pixel-7-anna", "properties": {}},
+]
+DEBUG_EVENTS = [
+    {"environment": "production", "event": "page_view", "properties": {"path": "/"}},
+    _click("", product_id="sku-1042", name="Trail shoe", position=1, list="home"),
+    _click("", product_id="sku-77", name="Rain jacket", list="home"),
+]
+
+
+def send(base_url: str, key: str, event: dict, *, sync: bool = False) -> None:
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/track{'?sync=true' if sync else ''}",
+        data=json.dumps(event).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": key},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
 
 
 def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: str) -> list[Path]:
@@ -67,6 +108,7 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             page.get_by_role("button", name="Create key").click()
             expect(page.locator("#new-key")).to_be_visible()
             shoot(page, "api-keys")
+            write_key = page.locator("#raw-key-write").inner_text().strip()
 
             # The tracking plan: the list, an event with its properties, the violations report.
             page.goto(f"/projects/{DEMO_PROJECT}/plan/")
@@ -78,6 +120,36 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             page.goto(f"/projects/{DEMO_PROJECT}/plan/violations/")
             expect(page.locator("table.violations")).to_be_visible()
             shoot(page, "plan-violations")
+
+            # Verification: the live inspector as events arrive, a debug session, a release's report.
+            page.goto(f"/projects/{DEMO_PROJECT}/live/?environment=production")
+            page.wait_for_function("() => window.htmx !== undefined")
+            page.get_by_role("button", name="Clear").click()  # what an earlier run left in the feed
+            for event in LIVE_EVENTS:
+                send(base_url, write_key, event)
+            expect(page.locator("details.live-row")).to_have_count(len(LIVE_EVENTS), timeout=5000)
+            invalid_click = page.locator("details.live-row.bad", has_text="product_click")
+            invalid_click.locator("summary").click()
+            expect(invalid_click.locator("table.fields")).to_be_visible()
+            page.get_by_role("button", name="Pause").click()
+            shoot(page, "live")
+
+            page.goto(f"/projects/{DEMO_PROJECT}/debug/")
+            page.get_by_label("Device id").fill("pixel-7-anna")
+            page.get_by_label("App URL").fill("https://shop.example/")
+            page.get_by_label("Label").fill("Checkout on Android")
+            page.get_by_role("button", name="Start session").click()
+            expect(page.locator(".debug-link svg")).to_be_visible()
+            for event in DEBUG_EVENTS:
+                send(base_url, write_key, {**event, "device_id": "pixel-7-anna"}, sync=True)
+            page.reload()
+            expect(page.locator("#session-report table.rules")).to_be_visible()
+            shoot(page, "debug-session")
+
+            page.goto(f"/projects/{DEMO_PROJECT}/releases/")
+            page.get_by_role("link", name="Shop 1.6.0-rc.1").first.click()
+            expect(page.locator("table").first).to_be_visible()
+            shoot(page, "release")
 
             page.context.clear_cookies()
             page.goto("/signup/")

@@ -101,10 +101,9 @@ def feed_keys(project_id: int, environment_id: int, second: int | None = None) -
     return keys if second is None else [*keys, f"{prefix}:rate:{suffix}:{second}"]
 
 
-def feed_args(events: int) -> list:
-    """The feed's arguments after the payload."""
+def feed_args() -> list:
+    """The feed's settings: max entries, max bytes, ttl, entries per second."""
     return [
-        events,
         settings.LIVE_MAX_ENTRIES,
         settings.LIVE_MAX_ENTRY_BYTES,
         settings.LIVE_TTL_SECONDS,
@@ -183,7 +182,7 @@ def append(
             rate_limit,
             len(events),
             str(version),
-            *feed_args(len(events))[1:],
+            *feed_args(),
         ],
     )
     if result == -3:

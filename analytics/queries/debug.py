@@ -13,21 +13,23 @@ from analytics.plan.models import QuarantinedEvent
 from analytics.storage.base import EVENT_COLUMNS, EventRecord
 
 DEBUG_PROPERTY = "$debug_session"
-# Client clocks drift: the time column (which the index and partitions follow) may sit this far
-# from the receive time the session window is about.
-_TIME_SLACK = timedelta(days=1)
+# The time column (which the index and the partitions follow) is clock-skew corrected at ingestion,
+# so it stays close to the receive time the session window is about; an SDK's queue flushed late
+# is what this slack is for. It also bounds what each poll of a debug page scans (events has no
+# device index, on purpose: every event would pay for it).
+_TIME_SLACK = timedelta(hours=1)
 
-_SESSION_EVENTS_SQL = sql.SQL(
+_SESSION_EVENTS = sql.SQL(
     """
     SELECT {columns} FROM events
     WHERE project_id = %(project_id)s AND environment_id = %(environment_id)s
       AND time >= %(time_from)s AND time < %(time_to)s
-      AND received_at >= %(start)s AND received_at < %(end)s AND received_at > %(after)s
+      AND received_at >= %(start)s AND received_at < %(end)s {after}
       AND ((%(device_id)s <> '' AND device_id = %(device_id)s) OR properties ->> {debug} = %(code)s)
     ORDER BY received_at DESC, time DESC
     LIMIT %(limit)s
     """
-).format(columns=sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS)), debug=sql.Literal(DEBUG_PROPERTY))
+)
 
 _DEVICE = EVENT_COLUMNS.index("device_id")
 _PROPERTIES = EVENT_COLUMNS.index("properties")
@@ -65,13 +67,18 @@ def session_events(
         "time_to": end + _TIME_SLACK,
         "start": start,
         "end": end,
-        "after": after or start - timedelta(microseconds=1),
+        "after": after,
         "device_id": device_id,
         "code": code,
         "limit": limit,
     }
+    query = _SESSION_EVENTS.format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS)),
+        debug=sql.Literal(DEBUG_PROPERTY),
+        after=sql.SQL("AND received_at > %(after)s") if after is not None else sql.SQL(""),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_SESSION_EVENTS_SQL, params)
+        cursor.execute(query, params)
         stored = [_record(row) for row in cursor.fetchall()]
     received = Q(received_at__gte=start, received_at__lt=end)
     if after is not None:

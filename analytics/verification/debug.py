@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
+import orjson
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,7 +45,7 @@ class RuleResult:
 @dataclass
 class SessionReport:
     results: list[RuleResult]
-    events_seen: Counter
+    truncated: bool = False  # the session sent more events than were checked (the newest ones were)
 
     def count(self, outcome: str) -> int:
         return sum(1 for result in self.results if result.outcome == outcome)
@@ -117,9 +118,16 @@ def _fires(case: EventTestCase, occurrences: list[EventRecord], **_) -> tuple[st
     return PASS, f"Fired {count} time{'s' if count != 1 else ''}."
 
 
+def _hashable(value):
+    """A field's value as a Counter key: objects and arrays by their JSON."""
+    return (
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() if isinstance(value, dict | list) else value
+    )
+
+
 def _once_per(case: EventTestCase, occurrences: list[EventRecord], **_) -> tuple[str, str]:
     path = case.config.get("field", "")
-    per_value = Counter(field_value(record, path) for record in occurrences)
+    per_value = Counter(_hashable(field_value(record, path)) for record in occurrences)
     missing = per_value.pop(None, 0)
     repeated = {value: count for value, count in per_value.items() if count > 1}
     problems = []
@@ -154,10 +162,9 @@ def _valid(
 ) -> tuple[str, str]:
     if plan is None:
         return FAIL, "The project has no tracking plan to check against."
-    messages = Counter(
-        violation.message for record in occurrences for violation in violations_of(plan, record)
-    )
-    invalid = sum(1 for record in occurrences if violations_of(plan, record))
+    per_record = [violations_of(plan, record) for record in occurrences]
+    messages = Counter(violation.message for violations in per_record for violation in violations)
+    invalid = sum(1 for violations in per_record if violations)
     if invalid:
         return FAIL, f"{invalid} of {len(occurrences)} break the plan: " + _examples(messages) + "."
     return PASS, f"All {len(occurrences)} match the plan."
@@ -230,7 +237,7 @@ def check_session(
             case, occurrences, session=timeline, plan=plan, verdict=verdict
         )
         results.append(RuleResult(case, outcome, detail, verdict))
-    return SessionReport(results, seen)
+    return SessionReport(results, truncated=len(events) >= MAX_SESSION_EVENTS)
 
 
 def events_of(session: DebugSession, *, after=None, limit: int = MAX_SESSION_EVENTS) -> list[EventRecord]:
@@ -250,8 +257,8 @@ def debug_link(session: DebugSession) -> str:
     """The app URL with the parameter the browser SDK turns into a debug flag (``$debug_session``)."""
     if not session.app_url:
         return ""
-    separator = "&" if "?" in session.app_url else "?"
     base, hash_mark, fragment = session.app_url.partition("#")
+    separator = "&" if "?" in base else "?"
     return f"{base}{separator}{DEBUG_LINK_PARAMETER}={session.code}{hash_mark}{fragment}"
 
 
@@ -295,7 +302,9 @@ def do_start_session(
 
 def do_end_session(*, session: DebugSession, acting_user) -> None:
     with transaction.atomic():
-        DebugSession.objects.filter(id=session.id, ends_at__gt=timezone.now()).update(ends_at=timezone.now())
+        now = timezone.now()
+        if not DebugSession.objects.filter(id=session.id, ends_at__gt=now).update(ends_at=now):
+            return  # ended already
         audit.record(
             organization=session.project.organization,
             actor=acting_user,
@@ -310,16 +319,25 @@ def do_record_verdict(
 ):
     if test_case.kind != RuleKind.MANUAL:
         raise ActionRefused("Beacon checks this rule itself; only rules checked by a person take a verdict.")
-    TestVerdict.objects.update_or_create(
-        session=session,
-        test_case=test_case,
-        defaults={
-            "passed": passed,
-            "note": note.strip()[:500],
-            "decided_by": acting_user,
-            "decided_at": timezone.now(),
-        },
-    )
+    with transaction.atomic():
+        verdict, _ = TestVerdict.objects.update_or_create(
+            session=session,
+            test_case=test_case,
+            defaults={
+                "passed": passed,
+                "note": note.strip()[:500],
+                "decided_by": acting_user,
+                "decided_at": timezone.now(),
+            },
+        )
+        audit.record(
+            organization=session.project.organization,
+            actor=acting_user,
+            action="debug_session.verdict",
+            target=verdict,
+            after=audit.snapshot(verdict, ["test_case", "passed", "note"]),
+            project=session.project,
+        )
 
 
 def do_add_test_case(

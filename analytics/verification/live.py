@@ -15,6 +15,7 @@ The feed is Redis, not process memory: every web worker sees the same events and
 """
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,7 +50,7 @@ def publish(project_id: int, environment_id: int, events: list, *, second: int) 
     try:
         if client.exists(keys[0]):
             buffer.lua_script(client, _PUBLISH_SCRIPT)(
-                keys=keys, args=[buffer.encode(events), *buffer.feed_args(len(events))]
+                keys=keys, args=[buffer.encode(events), len(events), *buffer.feed_args()]
             )
     except redis.RedisError:
         logger.warning("live feed of project %s unavailable", project_id, exc_info=True)
@@ -76,11 +77,11 @@ class Page:
     arrived: int = 0  # events that arrived since the previous cursor, shown or not
     matched: int = 0  # of those read, how many passed the filters
     too_large: int = 0  # events in requests too large to show live
-    read: int = 0  # events read from the feed (arrived, less those counted but not fed)
+    fed: int = 0  # events read from the feed (those arrived, less those counted but not copied)
 
     @property
     def sampled(self) -> bool:
-        return self.arrived > self.read or self.matched > len(self.events) or self.too_large > 0
+        return self.arrived > self.fed or self.matched > len(self.events) or self.too_large > 0
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Cursor:
     @classmethod
     def parse(cls, text: str) -> "Cursor":
         entry_id, _, count = (text or "").partition("/")
-        if not _is_entry_id(entry_id) or not count.isdigit():
+        if not _is_entry_id(entry_id) or not _DIGITS.fullmatch(count):
             return cls()
         return cls(entry_id, int(count))
 
@@ -99,9 +100,12 @@ class Cursor:
         return f"{self.entry_id}/{self.count}" if self.entry_id else ""
 
 
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only (str.isdigit takes "²"), and within Redis's 64 bits
+_ENTRY_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
+
+
 def _is_entry_id(text: str) -> bool:
-    millis, dash, sequence = text.partition("-")
-    return bool(dash) and millis.isdigit() and sequence.isdigit()
+    return bool(_ENTRY_ID.fullmatch(text))
 
 
 def read(
@@ -118,7 +122,8 @@ def read(
     """
     after = Cursor.parse(cursor)
     watch_key, stream, counter = buffer.feed_keys(project_id, environment_id)
-    pipe = get_redis().pipeline(transaction=False)
+    # MULTI/EXEC: the entries and the counter from the same instant, so "arrived" matches "read".
+    pipe = get_redis().pipeline(transaction=True)
     pipe.set(watch_key, 1, ex=settings.LIVE_WATCH_SECONDS)
     if after.entry_id:
         pipe.xrevrange(stream, max="+", min=f"({after.entry_id}", count=READ_ENTRIES)
@@ -146,9 +151,9 @@ def read(
             page.matched += 1
             if len(page.events) < limit:
                 page.events.append(LiveEvent(entry_id, index, record))
-    page.read = read_events - page.too_large
-    known = after.entry_id and 0 <= count - after.count
-    page.arrived = count - after.count if known else read_events
+    page.fed = read_events - page.too_large
+    counted = bool(after.entry_id) and count >= after.count  # else the counter expired meanwhile
+    page.arrived = count - after.count if counted else read_events
     return page
 
 
@@ -157,7 +162,10 @@ def find(project_id: int, environment_id: int, entry_id: str, index: int) -> Eve
     if not _is_entry_id(entry_id) or index < 0:
         return None
     stream = buffer.feed_keys(project_id, environment_id)[1]
-    entries = get_redis().xrange(stream, min=entry_id, max=entry_id, count=1)
+    try:
+        entries = get_redis().xrange(stream, min=entry_id, max=entry_id, count=1)
+    except redis.ResponseError:  # an id Redis cannot parse (too large): no such event
+        return None
     if not entries or buffer.FIELD not in entries[0][1]:
         return None
     rows = orjson.loads(entries[0][1][buffer.FIELD])

@@ -241,8 +241,11 @@ def build_report(
                 with_violations=with_violations,
                 first_seen=volume.first_seen if volume else None,
                 last_seen=volume.last_seen if volume else None,
-                # compared as counts: no float rounding on the boundary (1 of 4 at a 25% tolerance)
-                passed=count > 0 and with_violations <= max_invalid_share * count + 1e-9,
+                # compared as counts: no float rounding on the boundary (1 of 4 at a 25% tolerance);
+                # a mostly invalid event never passes, whatever the tolerance
+                passed=count > 0
+                and with_violations <= max_invalid_share * count + 1e-9
+                and with_violations <= MOSTLY_INVALID_SHARE * count,
             )
         )
     return ReleaseReport(
@@ -328,7 +331,15 @@ def do_declare_release(
 def mark_verified(*, project: Project, report: ReleaseReport, label: str, acting_user) -> list[str]:
     """Promote the report's passing approved/implemented definitions to verified, in ONE plan
     version. Returns the names promoted (none: no version)."""
-    candidates = [result.name for result in report.results if result.promotable]
+    candidates = list(
+        EventDefinition.objects.filter(
+            project=project,
+            name__in=[result.name for result in report.results if result.promotable],
+            status__in=PROMOTABLE,
+        )
+        .order_by("name")
+        .values_list("name", flat=True)
+    )  # as of now: the summary names what this version changes (apply re-reads under the lock)
     if not candidates:
         return []
     promoted: list[str] = []
@@ -376,7 +387,13 @@ def do_check_release(*, release: Release, acting_user=None, now: datetime | None
 @transaction.atomic
 def do_confirm_live(*, release: Release, events: list[str], acting_user) -> list[str]:
     """A PM's go-live: the chosen verified definitions of this release become live (one version)."""
-    chosen = set(events) & set(expected_event_names(release))
+    chosen = set(
+        EventDefinition.objects.filter(
+            project=release.project,
+            name__in=set(events) & set(expected_event_names(release)),
+            status=EventStatus.VERIFIED,
+        ).values_list("name", flat=True)
+    )
     project = release.project
     moved: list[str] = []
 

@@ -98,7 +98,11 @@ def poll(request, slug):
         "reset": reset,
         "has_plan": plan is not None,
     }
-    return render(request, "verify/live.html#poll", context)
+    response = render(request, "verify/live.html#poll", context)
+    generation = request.GET.get("gen", "")
+    if generation.isascii() and generation.isdigit():
+        response["X-Live-Generation"] = generation  # static/js/live.js drops answers to older filters
+    return response
 
 
 @login_required

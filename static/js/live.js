@@ -12,6 +12,21 @@
     if (state) state.textContent = paused ? state.dataset.paused : state.dataset.running;
   }
 
+  // Each filter change starts a generation; a poll answered for an older one (it left before the
+  // change, with the old filters) is not swapped in.
+  const generation = document.getElementById("live-gen");
+  const filters = document.getElementById("live-filters");
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt !== filters) return;
+    generation.value = String(parseInt(generation.value, 10) + 1);
+    event.detail.parameters.gen = generation.value;
+  });
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target !== rows) return;
+    const answered = event.detail.xhr.getResponseHeader("X-Live-Generation");
+    if (answered !== null && answered !== generation.value) event.detail.shouldSwap = false;
+  });
+
   toggle.addEventListener("click", () => setPaused(!document.body.classList.contains("live-paused")));
   document.getElementById("live-clear").addEventListener("click", () => { rows.replaceChildren(); });
 

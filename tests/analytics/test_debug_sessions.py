@@ -1,5 +1,6 @@
 """Debug sessions: which events belong to one, the test cases checked against them, and the pages."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -202,6 +203,16 @@ def test_the_debug_link_carries_the_code():
     session = DebugSession(code="abc", app_url="https://shop.example/cart?x=1#top")
     assert debug.debug_link(session) == "https://shop.example/cart?x=1&beacon_debug=abc#top"
     assert debug.debug_link(DebugSession(code="abc")) == ""
+    hash_route = DebugSession(code="abc", app_url="https://app.example/#/cart?x=1")
+    assert debug.debug_link(hash_route) == "https://app.example/?beacon_debug=abc#/cart?x=1"
+
+
+def test_once_per_an_object_field_counts_by_its_value(project, session, send, planned):
+    rule = case(planned["page_viewed"], RuleKind.ONCE_PER, field="properties.page")
+    send("page_viewed", page_load_id="l1", page={"path": "/", "n": 1})
+    send("page_viewed", page_load_id="l2", page={"n": 1, "path": "/"})
+    outcome, detail = result_of(report_of(session, project), rule)
+    assert outcome == "fail" and '{"n":1,"path":"/"} (2×)' in detail
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -283,6 +294,18 @@ def test_test_cases_are_added_and_deleted_on_the_event_page(project, member, pla
     assert deleted.status_code == 200 and not EventTestCase.objects.filter(event=event).exists()
 
 
+def test_the_events_poll_answers_204_until_the_list_changes(project, member, session, send, planned):
+    url = f"/projects/{project.slug}/debug/{session.id}/"
+    page = _client(member).get(url).content.decode()
+    known = re.search(r"fragment=events&(?:amp;)?known=([0-9a-f]+)", page).group(1)
+    polled = _client(member).get(url, {"fragment": "events", "known": known}, HTTP_HX_REQUEST="true")
+    assert polled.status_code == 204
+    send("page_viewed", page_load_id="l1")
+    changed = _client(member).get(url, {"fragment": "events", "known": known}, HTTP_HX_REQUEST="true")
+    assert changed.status_code == 200 and 'data-event="page_viewed"' in changed.content.decode()
+    assert "1 in this session" in changed.content.decode()
+
+
 def test_a_verdict_and_the_end_of_a_session(project, member, session, send, planned):
     rule = case(planned["product_viewed"], RuleKind.MANUAL, description="fires when visible")
     send("product_viewed", product_id="p1")
@@ -293,6 +316,7 @@ def test_a_verdict_and_the_end_of_a_session(project, member, session, send, plan
     )
     assert response.status_code == 200 and "checked on iOS" in response.content.decode()
     assert TestVerdict.objects.get(session=session, test_case=rule).passed
+    assert project.organization.audit_log.filter(action="debug_session.verdict").count() == 1
     _client(member).post(f"/projects/{project.slug}/debug/{session.id}/end/")
     session.refresh_from_db()
     assert not session.is_active

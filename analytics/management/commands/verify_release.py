@@ -3,7 +3,9 @@
     manage.py verify_release --project shop --environment production --app-version 2.4.0 --since 1h
 
 Prints one row per expected event (✓/✗) and a summary line. Exit codes: 0 every expected event
-passed, 1 one is missing or mostly invalid (the gate failed), 2 bad arguments.
+passed, 1 one failed (the gate): never seen, mostly invalid (more than half of it breaks the plan), or
+over the tolerance (--max-invalid-share: 0.5 by default; with --release, that release's own), 2 bad
+arguments.
 """
 
 import re

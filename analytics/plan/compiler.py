@@ -300,7 +300,7 @@ def classify(error, schema_for_path) -> Violation:
     return Violation("nested_structure", where, f"`{where}`: {error.message}.")
 
 
-def _schema_at(schema: dict, path) -> dict | None:
+def schema_at(schema: dict, path) -> dict | None:
     for part in path:
         if isinstance(part, int):
             schema = schema.get("items") if isinstance(schema.get("items"), dict) else None
@@ -359,7 +359,7 @@ class CompiledPlan:
             declared = compiled.declared_pii
             if not compiled.validator.is_valid(properties):
                 for error in compiled.validator.iter_errors(properties):
-                    found.append(classify(error, lambda path, s=compiled.schema: _schema_at(s, path)))
+                    found.append(classify(error, lambda path, s=compiled.schema: schema_at(s, path)))
         if not candidates.is_valid(properties):
             _pii_violations(properties, "", declared, found)
         return found

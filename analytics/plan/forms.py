@@ -8,7 +8,8 @@ from analytics.plan.models import EventStatus, PropertyGroup, PropertyType
 from projects.models import Environment
 
 
-def _split(text: str) -> list[str]:
+def split_names(text: str) -> list[str]:
+    """ "a, b\nc" -> ["a", "b", "c"]: what people type into a list field."""
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
 
 
@@ -51,7 +52,7 @@ class EventForm(forms.Form):
         self.fields["property_groups"].queryset = PropertyGroup.objects.filter(project=project)
 
     def clean_tags(self) -> list[str]:
-        return _split(self.cleaned_data["tags"])
+        return split_names(self.cleaned_data["tags"])
 
 
 class StatusForm(forms.Form):
@@ -87,7 +88,7 @@ class PropertyForm(forms.Form):
             if not isinstance(values, list) or not values:
                 raise forms.ValidationError('A JSON list of allowed values, e.g. ["USD", "EUR"].')
             return values
-        return _split(text)
+        return split_names(text)
 
     def clean(self):
         cleaned = super().clean()

@@ -3,13 +3,13 @@ code, received while the session was open. Stored ones from ``events``, blocked 
 
 from datetime import datetime, timedelta
 
-import orjson
 from django.db import connection
 from django.db.models import Q
 from psycopg import sql
 
 from analytics.ingest import buffer
 from analytics.plan.models import QuarantinedEvent
+from analytics.queries import jsonb
 from analytics.storage.base import EVENT_COLUMNS, EventRecord
 
 DEBUG_PROPERTY = "$debug_session"
@@ -37,15 +37,7 @@ _PROPERTIES = EVENT_COLUMNS.index("properties")
 
 def _record(row) -> EventRecord:
     record = EventRecord(*row)
-    # Django's connection reads jsonb as text (JSONField decodes it); this query is not the ORM's.
-    return record._replace(
-        properties=_json(record.properties),
-        context=_json(record.context),
-    )
-
-
-def _json(value):
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+    return record._replace(properties=jsonb(record.properties), context=jsonb(record.context))
 
 
 def session_events(

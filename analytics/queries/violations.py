@@ -4,9 +4,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 from django.db import connection
 from psycopg import sql
+
+from analytics.queries import jsonb
 
 # Adds a batch's counts to the hourly buckets in one statement (ORM upserts cannot add).
 _ADD_COUNTS_SQL = sql.SQL(
@@ -131,8 +132,5 @@ def recent_properties(*, project_id: int, event: str, start: datetime, limit: in
     )
     with connection.cursor() as cursor:
         cursor.execute(query, [project_id, event, start, limit])
-        # Django's connection reads jsonb as text
-        rows = [
-            orjson.loads(row[0]) if isinstance(row[0], str | bytes) else row[0] for row in cursor.fetchall()
-        ]
+        rows = [jsonb(row[0]) for row in cursor.fetchall()]
         return [row if isinstance(row, dict) else {} for row in rows]

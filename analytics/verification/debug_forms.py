@@ -4,6 +4,7 @@ import re
 
 from django import forms
 
+from analytics.plan.forms import split_names
 from analytics.plan.models import EventDefinition
 from analytics.verification.debug import SESSION_DURATIONS
 from analytics.verification.models import RuleKind
@@ -12,10 +13,6 @@ from projects.models import Environment
 _FIELD_PATH = re.compile(
     r"^(properties|context)(\.[^.\s]+)+$|^(distinct_id|anonymous_id|device_id|session_id)$"
 )
-
-
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
 
 
 class DebugSessionForm(forms.Form):
@@ -87,7 +84,7 @@ class TestCaseForm(forms.Form):
                 )
             config = {"field": path}
         elif kind == RuleKind.CARRIES:
-            names = _names(data.get("properties") or "")
+            names = split_names(data.get("properties") or "")
             if not names:
                 self.add_error("properties", "Name at least one property.")
             config = {"properties": names}

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from analytics.plan.compiler import RESERVED_PREFIX, CompiledPlan, Violation, _schema_at
+from analytics.plan.compiler import RESERVED_PREFIX, CompiledPlan, Violation, schema_at
 from analytics.plan.runtime import compiled_plan
 from analytics.storage.base import EventRecord, PlanStatus
 
@@ -115,7 +115,7 @@ def inspect(plan: CompiledPlan | None, record: EventRecord) -> Inspection:
 
 def _walk(value, parts: list, schema: dict | None, has_plan: bool, by_path: dict, out: list) -> None:
     """Depth first: each key of an object, each object of an array, with its mark and reasons."""
-    parent = _schema_at(schema, parts) if schema is not None else None
+    parent = schema_at(schema, parts) if schema is not None else None
     closed = parent is not None and parent.get("additionalProperties") is False
     items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, item in items:
@@ -123,7 +123,7 @@ def _walk(value, parts: list, schema: dict | None, has_plan: bool, by_path: dict
         path = ".".join(str(part) for part in path_parts)
         reasons = by_path.get(path) or by_path.get(_generic(path)) or []
         sdk = str(path_parts[0]).startswith(RESERVED_PREFIX)
-        planned = _schema_at(schema, path_parts) if schema is not None else None
+        planned = schema_at(schema, path_parts) if schema is not None else None
         if reasons:
             mark = BAD
         elif not has_plan or schema is None:

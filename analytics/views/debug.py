@@ -17,11 +17,10 @@ from analytics.verification import debug
 from analytics.verification.debug_forms import DebugSessionForm, TestCaseForm
 from analytics.verification.inspection import inspect, plan_for
 from analytics.verification.models import DebugSession, EventTestCase
-from projects.access import access_project, has_role, role_in
+from analytics.views.plan import EDITOR_ROLE, can_edit
+from projects.access import access_project
 from projects.actions import ActionRefused
-from projects.models import Role
 
-EDITOR_ROLE = Role.MEMBER
 ROWS_SHOWN = 100
 REFRESH_SECONDS = 2
 
@@ -36,7 +35,6 @@ def _session(project, session_id: int) -> DebugSession:
 @require_http_methods(["GET", "POST"])
 def sessions(request, slug):
     project = access_project(request.user, slug=slug)
-    can_edit = has_role(role_in(request.user, project.organization), EDITOR_ROLE)
     form = DebugSessionForm(request.POST if request.method == "POST" else None, project=project)
     if request.method == "POST":
         project = access_project(request.user, slug=slug, min_role=EDITOR_ROLE)
@@ -65,7 +63,7 @@ def sessions(request, slug):
             "tab": "verify",
             "subtab": "debug",
             "form": form,
-            "can_edit": can_edit,
+            "can_edit": can_edit(request.user, project),
             "sessions": DebugSession.objects.filter(project=project).select_related(
                 "environment", "created_by"
             ),
@@ -90,11 +88,10 @@ def session_page(request, slug, session_id):
     plan = plan_for(project)
     records = debug.events_of(session)
     fragment = request.GET.get("fragment") if request.htmx else None
-    can_edit = has_role(role_in(request.user, project.organization), EDITOR_ROLE)
     context = {
         "project": project,
         "session": session,
-        "can_edit": can_edit,
+        "can_edit": can_edit(request.user, project),
         "refresh_seconds": REFRESH_SECONDS,
     }
     if fragment == "report":

@@ -24,7 +24,7 @@ from projects.models import Role
 EDITOR_ROLE = Role.MEMBER
 
 
-def _can_edit(user, project) -> bool:
+def can_edit(user, project) -> bool:
     return has_role(role_in(user, project.organization), EDITOR_ROLE)
 
 
@@ -52,7 +52,7 @@ def plan_list(request, slug):
         "owners": sorted({owner for owner in all_events.values_list("owner", flat=True) if owner}),
         "tags": sorted({tag for tags in all_events.values_list("tags", flat=True) for tag in tags or []}),
         "groups": PropertyGroup.objects.filter(project=project),
-        "can_edit": _can_edit(request.user, project),
+        "can_edit": can_edit(request.user, project),
         "create_form": EventCreateForm(),
         "statuses": EventStatus.choices,
     }
@@ -125,14 +125,14 @@ def _event(request, slug, event_id, min_role=Role.VIEWER):
 
 
 def _event_context(request, project, event, **extra) -> dict:
-    can_edit = _can_edit(request.user, project)
+    editable = can_edit(request.user, project)
     return {
         "project": project,
         "tab": "plan",
         "event": event,
         "owner": event,
         "owner_ref": f"event:{event.id}",
-        "can_edit": can_edit,
+        "can_edit": editable,
         "details_form": EventForm(
             project=project,
             initial={
@@ -248,7 +248,7 @@ def group_page(request, slug, group_id):
             "owner_ref": f"group:{group.id}",
             "rows": property_rows(group),
             "add_form": PropertyForm(),
-            "can_edit": _can_edit(request.user, project),
+            "can_edit": can_edit(request.user, project),
             "used_by": group.event_definitions.all(),
         },
     )

@@ -16,7 +16,7 @@ from analytics.plan.inference import infer_properties, type_of, value_at
 from analytics.plan.models import EventDefinition, PropertyDefinition, QuarantinedEvent, ViolationSample
 from analytics.plan.quarantine import replay_quarantine
 from analytics.queries.violations import recent_properties, seen_events, violation_rows, violations_per_hour
-from analytics.views.plan import EDITOR_ROLE, _can_edit
+from analytics.views.plan import EDITOR_ROLE, can_edit
 from projects.access import access_project
 from projects.actions import ActionRefused
 from projects.models import Environment
@@ -132,7 +132,7 @@ def unplanned(request, slug):
             "events": events,
             "properties": _unplanned_properties(project, start, planned),
             "days": UNPLANNED_DAYS,
-            "can_edit": _can_edit(request.user, project),
+            "can_edit": can_edit(request.user, project),
         },
     )
 
@@ -232,7 +232,7 @@ def quarantine(request, slug):
             "replayed": QuarantinedEvent.objects.filter(project=project, replayed_at__isnull=False).count(),
             "blocking": Environment.objects.filter(project=project, plan_policy="block"),
             "event": event,
-            "can_edit": _can_edit(request.user, project),
+            "can_edit": can_edit(request.user, project),
         },
     )
 

@@ -14,7 +14,7 @@ from analytics.plan.formats import FORMATS, detect_format
 from analytics.plan.forms import ImportForm
 from analytics.plan.models import PlanVersion
 from analytics.plan.snapshot import EMPTY, SnapshotError, export_plan
-from analytics.views.plan import EDITOR_ROLE, _can_edit
+from analytics.views.plan import EDITOR_ROLE, can_edit
 from projects.access import access_project
 from projects.actions import ActionRefused
 
@@ -35,7 +35,7 @@ def versions(request, slug):
             "project": project,
             "tab": "plan",
             "versions": all_versions,
-            "can_edit": _can_edit(request.user, project),
+            "can_edit": can_edit(request.user, project),
         },
     )
 
@@ -101,7 +101,7 @@ def import_plan(request, slug):
     context = {
         "project": project,
         "tab": "plan",
-        "can_edit": _can_edit(request.user, project),
+        "can_edit": can_edit(request.user, project),
         "formats": FORMATS,
     }
     if request.method == "GET":

@@ -22,7 +22,7 @@ from analytics.verification.releases import (
     do_declare_release,
     is_young,
 )
-from analytics.views.plan import EDITOR_ROLE, _can_edit
+from analytics.views.plan import EDITOR_ROLE, can_edit
 from projects.access import access_project
 from projects.actions import ActionRefused
 from projects.models import Environment
@@ -72,7 +72,7 @@ def _list_page(request, project, *, form: ReleaseForm, status: int = 200):
         "rows": rows,
         "page": page,
         "form": form,
-        "can_edit": _can_edit(request.user, project),
+        "can_edit": can_edit(request.user, project),
     }
     return render(request, "verify/releases.html", context, status=status)
 
@@ -137,7 +137,7 @@ def release_page(request, slug, release_id):
         "young": is_young(release, now),
         "poll_seconds": POLL_SECONDS,
         "uses_default_events": not release.expected_events,
-        "can_edit": _can_edit(request.user, project),
+        "can_edit": can_edit(request.user, project),
     }
     if request.htmx and request.htmx.target == "release-report":
         return render(request, "verify/release.html#report", context)

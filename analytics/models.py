@@ -83,6 +83,13 @@ class IdentityWarning(models.Model):
         return f"{self.kind}: {self.distinct_id} / {self.other_distinct_id}"
 
 
+from analytics.insights.models import (  # noqa: E402
+    Dashboard,
+    DashboardTile,
+    FunnelResult,
+    Insight,
+    InsightKind,
+)
 from analytics.plan.models import (  # noqa: E402  (the plan's models live in their own module)
     EventDefinition,
     PlanVersion,
@@ -100,6 +107,11 @@ from analytics.verification.models import (  # noqa: E402
 )
 
 __all__ = [
+    "Dashboard",
+    "DashboardTile",
+    "FunnelResult",
+    "Insight",
+    "InsightKind",
     "DebugSession",
     "EventDefinition",
     "EventTestCase",

@@ -1,0 +1,287 @@
+"""The funnel builder: ClickHouse ``windowFunnel`` semantics in one PostgreSQL statement.
+
+For each person, the furthest step reached from ANY entry into step 1 whose later steps fall inside
+the window (not only from the first entry). A naive "first entry, then self-joins" funnel is both
+wrong (it misses later, complete attempts) and slow; this one is a single pass over the person's
+step events, sorted once:
+
+1. ``base``: the range's events of the steps' names (every event, in strict order, since any event
+   breaks a strict chain), each with a bitmask of the steps (and exclusions) it matches, its
+   person (through ``person_distinct_id``: identity merges apply) and its breakdown value.
+2. ``levelK``: for each event matching step K, the best chain that ends there, as an array of the
+   step times ``[t1, ..., tK]``. The best chain is the one that started LATEST: it is the one most
+   likely to fit the window, whatever comes next. So the chain ending at a step-K event is the
+   maximum (arrays compare element by element, t1 first) of the chains ending at an earlier
+   step-(K-1) event, plus this event's time, kept only if ``tK - t1 <= window`` (the window is
+   inclusive: a step exactly at the limit counts). With ``ROWS UNBOUNDED PRECEDING`` the maximum is
+   a running aggregate: every level costs one linear pass over the already-sorted rows.
+   - strict order: the previous event of the person (``lag``) must be the step-(K-1) event;
+   - a per-step window narrows the frame to ``RANGE <seconds> PRECEDING``;
+   - any order: for each event, the next time each step happens (a running ``min`` over the rows
+     in reverse), and the steps reached are those within the window, in time order.
+3. ``people``: per person, the furthest step with a chain, that chain (for times to convert), the
+   breakdown value of their first step-1 event, and whether an exclusion event falls between the
+   chain's exclusion steps (such a person is left out).
+4. One aggregate over people: counts per step, median and p90 time from the previous step, for
+   the whole funnel and per breakdown value (top N, the rest folded into "other").
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from psycopg import sql
+
+from analytics.insights.definitions import FunnelQuery
+from analytics.queries import filters as f
+
+
+@dataclass(frozen=True)
+class FunnelScope:
+    project_id: int
+    environment_id: int | None
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """One group of people: the whole funnel (``is_total``) or one breakdown value."""
+
+    is_total: bool
+    breakdown: str | None
+    is_other: bool
+    counts: list[int]  # people who reached each step
+    median_seconds: list[float | None]  # from the previous step (None for step 1)
+    p90_seconds: list[float | None]
+    median_total_seconds: float | None  # from step 1 to the last step, for those who converted
+
+
+def _mask(conditions: list[f.Fragment]) -> f.Fragment:
+    if not conditions:
+        return f.Fragment(sql.SQL("0"))
+    parts = [sql.SQL("(CASE WHEN {} THEN {} ELSE 0 END)").format(c.sql, sql.Literal(1 << i)) for i, c in enumerate(conditions)]
+    return f.Fragment(sql.SQL(" | ").join(parts), [p for c in conditions for p in c.params])
+
+
+def _matches(event: str, filters) -> f.Fragment:
+    condition = f.all_of(filters)
+    return f.Fragment(sql.SQL("(e.event = %s AND {})").format(condition.sql), [event, *condition.params])
+
+
+def _base(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
+    steps = _mask([_matches(step.event, step.filters) for step in query.steps])
+    exclusions = _mask([_matches(x.event, x.filters) for x in query.exclusions])
+    all_filters = [*query.filters, *(flt for step in query.steps for flt in step.filters)]
+    all_filters += [flt for x in query.exclusions for flt in x.filters]
+    joins = [f.PERSON_JOIN]
+    if f.needs_person(all_filters, query.breakdown):
+        joins.append(f.PERSON_PROPERTIES_JOIN)
+    breakdown = f.breakdown_value(query.breakdown) if query.breakdown else f.Fragment(sql.SQL("NULL::text"))
+    global_filters = f.all_of(query.filters)
+    where = [sql.SQL("e.project_id = %s AND e.time >= %s AND e.time < %s AND e.distinct_id IS NOT NULL")]
+    params = [scope.project_id, scope.start, scope.end]
+    if scope.environment_id is not None:
+        where.append(sql.SQL("e.environment_id = %s"))
+        params.append(scope.environment_id)
+    if query.order != "strict":
+        where.append(sql.SQL("e.event = ANY(%s)"))
+        params.append(sorted({step.event for step in query.steps} | {x.event for x in query.exclusions}))
+    where.append(global_filters.sql)
+    params += global_filters.params
+    text = sql.SQL(
+        """
+        SELECT coalesce(pdi.person_id, e.person_id) AS actor,
+               extract(epoch FROM e.time)::float8 AS ts,
+               e.message_id AS tie,
+               {steps} AS mask,
+               {exclusions} AS xmask,
+               {breakdown} AS bd
+        FROM events e {joins}
+        WHERE {where}
+        """
+    ).format(
+        steps=steps.sql,
+        exclusions=exclusions.sql,
+        breakdown=breakdown.sql,
+        joins=sql.SQL(" ").join(joins),
+        where=sql.SQL(" AND ").join(where),
+    )
+    return f.Fragment(text, [*steps.params, *exclusions.params, *breakdown.params, *params])
+
+
+_ORDERED = sql.SQL("PARTITION BY actor ORDER BY ts, tie")
+
+
+def _prior_chain(query: FunnelQuery, index: int) -> sql.Composable:
+    """The best chain ending at an earlier step-``index`` event (0-based ``index`` is the step before)."""
+    previous = sql.Identifier(f"c{index}")
+    step_window = query.steps[index].window_seconds
+    if query.order == "strict":
+        return sql.SQL("lag({}) OVER ({})").format(previous, _ORDERED)
+    if step_window is not None:
+        return sql.SQL(
+            "max({}) OVER (PARTITION BY actor ORDER BY ts RANGE BETWEEN {} PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW)"
+        ).format(previous, sql.Literal(float(step_window)))
+    return sql.SQL("max({}) OVER ({} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)").format(previous, _ORDERED)
+
+
+def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
+    steps = len(query.steps)
+    window = sql.Literal(float(query.window_seconds))
+    relation = sql.SQL("(SELECT *, CASE WHEN mask & 1 <> 0 THEN ARRAY[ts] END AS c1 FROM ({base}) b) level1").format(base=base)
+    for index in range(1, steps):
+        step_window = query.steps[index].window_seconds
+        hop = sql.SQL("")
+        if step_window is not None:
+            hop = sql.SQL(" AND ts - prior[array_length(prior, 1)] <= {}").format(sql.Literal(float(step_window)))
+        kept = sql.SQL(", ").join(
+            sql.Identifier(name) for name in ("actor", "ts", "tie", "mask", "xmask", "bd", *(f"c{k}" for k in range(1, index + 1)))
+        )
+        relation = sql.SQL(
+            """
+            (SELECT {kept}, CASE WHEN mask & {bit} <> 0 AND prior IS NOT NULL AND ts - prior[1] <= {window}{hop}
+                                 THEN prior || ts END AS {current}
+             FROM (SELECT *, {prior} AS prior FROM {source}) with_prior) {alias}
+            """
+        ).format(
+            kept=kept,
+            bit=sql.Literal(1 << index),
+            window=window,
+            hop=hop,
+            current=sql.Identifier(f"c{index + 1}"),
+            prior=_prior_chain(query, index),
+            source=relation,
+            alias=sql.Identifier(f"level{index + 1}"),
+        )
+    reached = sql.SQL(" ").join(
+        sql.SQL("WHEN count({}) > 0 THEN {}").format(sql.Identifier(f"c{k}"), sql.Literal(k)) for k in range(steps, 0, -1)
+    )
+    chain = sql.SQL(", ").join(sql.SQL("min({})").format(sql.Identifier(f"c{k}")) for k in range(steps, 0, -1))
+    return sql.SQL(
+        """
+        SELECT actor, CASE {reached} ELSE 0 END AS reached, coalesce({chain}) AS chain,
+               (array_agg(bd ORDER BY ts, tie) FILTER (WHERE mask & 1 <> 0))[1] AS bd{exclusion_times}
+        FROM {relation}
+        GROUP BY actor
+        """
+    ).format(reached=reached, chain=chain, relation=relation, exclusion_times=_exclusion_times(query))
+
+
+def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
+    window = sql.Literal(float(query.window_seconds))
+    reverse = sql.SQL("PARTITION BY actor ORDER BY ts DESC, tie DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
+    next_times = sql.SQL(", ").join(
+        sql.SQL("min(CASE WHEN mask & {} <> 0 THEN ts END) OVER ({})").format(sql.Literal(1 << k), reverse)
+        for k in range(len(query.steps))
+    )
+    return sql.SQL(
+        """
+        SELECT actor, max(cardinality(chain)) AS reached,
+               (max(ARRAY[cardinality(chain)::float8, -ts] || chain))[3:] AS chain,
+               (array_agg(bd ORDER BY ts, tie) FILTER (WHERE mask <> 0))[1] AS bd{exclusion_times}
+        FROM (
+            SELECT *, CASE WHEN mask <> 0 THEN ARRAY(SELECT x FROM unnest(next_times) x WHERE x - ts <= {window} ORDER BY x)
+                           ELSE '{{}}'::float8[] END AS chain
+            FROM (SELECT *, ARRAY[{next_times}] AS next_times FROM ({base}) b) with_next
+            WHERE mask <> 0 OR xmask <> 0
+        ) chains
+        GROUP BY actor
+        """
+    ).format(next_times=next_times, window=window, base=base, exclusion_times=_exclusion_times(query))
+
+
+def _exclusion_times(query: FunnelQuery) -> sql.Composable:
+    return sql.SQL("").join(
+        sql.SQL(", array_agg(ts) FILTER (WHERE xmask & {} <> 0) AS {}").format(sql.Literal(1 << i), sql.Identifier(f"x{i}"))
+        for i in range(len(query.exclusions))
+    )
+
+
+def _excluded(query: FunnelQuery) -> sql.Composable:
+    """Whether an exclusion event falls between the chain's from-step and to-step (or, when the
+    person never reached the to-step, anywhere after the from-step inside the window)."""
+    if not query.exclusions:
+        return sql.SQL("false")
+    window = sql.Literal(float(query.window_seconds))
+    parts = [
+        sql.SQL(
+            "(reached > {from_index} AND EXISTS (SELECT 1 FROM unnest({times}) x "
+            "WHERE x > chain[{from_pos}] AND x < coalesce(chain[{to_pos}], chain[1] + {window})))"
+        ).format(
+            from_index=sql.Literal(x.from_step),
+            times=sql.Identifier(f"x{i}"),
+            from_pos=sql.Literal(x.from_step + 1),
+            to_pos=sql.Literal(x.to_step + 1),
+            window=window,
+        )
+        for i, x in enumerate(query.exclusions)
+    ]
+    return sql.SQL(" OR ").join(parts)
+
+
+def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
+    base = _base(query, scope)
+    people = _any_order_people(query, base.sql) if query.order == "any" else _ordered_people(query, base.sql)
+    steps = len(query.steps)
+    counts = sql.SQL(", ").join(
+        sql.SQL("count(*) FILTER (WHERE reached >= {})").format(sql.Literal(k)) for k in range(1, steps + 1)
+    )
+
+    def percentile(fraction: float) -> sql.Composable:
+        return sql.SQL(", ").join(
+            sql.SQL("percentile_cont({}) WITHIN GROUP (ORDER BY chain[{}] - chain[{}]) FILTER (WHERE reached >= {})").format(
+                sql.Literal(fraction), sql.Literal(k), sql.Literal(k - 1), sql.Literal(k)
+            )
+            for k in range(2, steps + 1)
+        )
+
+    limit = query.breakdown.limit if query.breakdown else 0
+    text = sql.SQL(
+        """
+        WITH people AS (
+            SELECT reached, chain, bd FROM ({people}) per_person
+            WHERE reached > 0 AND NOT ({excluded})
+        ), top AS (
+            SELECT bd FROM people GROUP BY bd ORDER BY count(*) DESC, bd NULLS LAST LIMIT %s
+        ), labelled AS (
+            SELECT people.*, CASE WHEN top.ranked THEN people.bd END AS breakdown,
+                   NOT coalesce(top.ranked, false) AS is_other
+            FROM people LEFT JOIN (SELECT bd, true AS ranked FROM top) top ON top.bd IS NOT DISTINCT FROM people.bd
+        )
+        SELECT GROUPING(breakdown, is_other) <> 0 AS is_total, breakdown, is_other,
+               ARRAY[{counts}] AS counts,
+               ARRAY[NULL::float8, {medians}] AS medians,
+               ARRAY[NULL::float8, {p90s}] AS p90s,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[{last}] - chain[1]) FILTER (WHERE reached >= {last})
+        FROM labelled
+        GROUP BY GROUPING SETS ({grouping_sets})
+        ORDER BY 1 DESC, 4 DESC
+        """
+    ).format(
+        people=people,
+        excluded=_excluded(query),
+        counts=counts,
+        medians=percentile(0.5),
+        p90s=percentile(0.9),
+        last=sql.Literal(steps),
+        grouping_sets=sql.SQL("(), (breakdown, is_other)" if query.breakdown else "()"),
+    )
+    return f.Fragment(text, [*base.params, limit])
+
+
+def run(fragment: f.Fragment) -> list[FunnelRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(fragment.sql, fragment.params)
+        return [
+            FunnelRow(
+                is_total=bool(is_total),
+                breakdown=breakdown,
+                is_other=bool(is_other),
+                counts=[int(c) for c in counts],
+                median_seconds=list(medians),
+                p90_seconds=list(p90s),
+                median_total_seconds=total,
+            )
+            for is_total, breakdown, is_other, counts, medians, p90s, total in cursor.fetchall()
+        ]

@@ -46,3 +46,21 @@ def expire_plan_records() -> dict:
 def check_young_releases() -> int:
     """Releases started in the last 24 hours: check them, mark what passes verified."""
     return releases.check_young_releases(timezone.now())
+
+
+@shared_task
+def precompute_funnels() -> dict:
+    """Saved funnels whose window saw new data (or moved): computed again into their result row."""
+    from analytics.insights.funnels import precompute_all
+
+    return precompute_all(now=timezone.now())
+
+
+@shared_task(expires=600)
+def precompute_funnel(insight_id: int) -> bool:
+    """One saved funnel, just saved or edited."""
+    from analytics.insights.funnels import precompute
+    from analytics.insights.models import Insight
+
+    insight = Insight.objects.select_related("project").filter(id=insight_id).first()
+    return insight is not None and precompute(insight, force=True)

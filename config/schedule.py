@@ -36,4 +36,10 @@ BEAT_SCHEDULE = {
         "schedule": MINUTE,
         "options": {"expires": MINUTE},
     },
+    "precompute-funnels": {
+        # Every 5 minutes; a funnel is recomputed only when its window saw new data or moved.
+        "task": "analytics.tasks.precompute_funnels",
+        "schedule": 5 * MINUTE,
+        "options": {"expires": 5 * MINUTE},
+    },
 }

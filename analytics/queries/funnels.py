@@ -249,7 +249,7 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
                    NOT coalesce(top.ranked, false) AS is_other
             FROM people LEFT JOIN (SELECT bd, true AS ranked FROM top) top ON top.bd IS NOT DISTINCT FROM people.bd
         )
-        SELECT GROUPING(breakdown, is_other) <> 0 AS is_total, breakdown, is_other,
+        SELECT {is_total} AS is_total, {breakdown}, {is_other},
                ARRAY[{counts}] AS counts,
                ARRAY[NULL::float8, {medians}] AS medians,
                ARRAY[NULL::float8, {p90s}] AS p90s,
@@ -266,6 +266,9 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
         p90s=percentile(0.9),
         last=sql.Literal(steps),
         grouping_sets=sql.SQL("(), (breakdown, is_other)" if query.breakdown else "()"),
+        is_total=sql.SQL("GROUPING(breakdown, is_other) <> 0" if query.breakdown else "true"),
+        breakdown=sql.SQL("breakdown" if query.breakdown else "NULL::text"),
+        is_other=sql.SQL("is_other" if query.breakdown else "false"),
     )
     return f.Fragment(text, [*base.params, limit])
 

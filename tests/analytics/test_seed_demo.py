@@ -23,3 +23,20 @@ def test_it_seeds_test_cases_and_releases_whose_reports_reflect_the_staging_bugs
     staging_report, production_report = check_release(staging), check_release(production)
     assert {result.outcome for result in staging_report.results} & {Outcome.VIOLATIONS, Outcome.INVALID}
     assert any(result.outcome == Outcome.VALID for result in production_report.results)
+
+
+def test_it_seeds_people_insights_a_dashboard_and_a_precomputed_funnel(store):
+    from analytics.insights.funnels import saved_result
+    from analytics.insights.models import Dashboard, Insight
+    from analytics.models import PersonDistinctId
+
+    call_command("seed_demo", days=2, sessions_per_hour=12, stdout=io.StringIO())
+    call_command("seed_demo", days=2, sessions_per_hour=12, stdout=io.StringIO())  # idempotent
+    assert PersonDistinctId.objects.filter(project__slug="demo-shop").exists()
+    insights = Insight.objects.filter(project__slug="demo-shop")
+    assert sorted(insights.values_list("kind", flat=True)) == ["funnel", "kpi", "kpi", "kpi", "retention", "trend"]
+    dashboard = Dashboard.objects.get(project__slug="demo-shop")
+    assert dashboard.tiles.count() == 6
+    funnel = saved_result(insights.get(kind="funnel"))
+    assert funnel.source == "precomputed"
+    assert funnel.steps[0].count > funnel.steps[2].count > 0

@@ -8,6 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.demo import generate
+from analytics.identity import resolve_persons
+from analytics.insights.actions import do_add_tile, do_create_dashboard, do_save_insight
+from analytics.insights.funnels import precompute
+from analytics.insights.models import Insight
 from analytics.demo_plan import DEMO_PLAN, with_release_candidate_bugs
 from analytics.plan.actions import do_import_plan
 from analytics.plan.models import EventDefinition
@@ -36,6 +40,36 @@ DEMO_TEST_CASES = (
     ("add_to_cart", "matches the plan", RuleKind.VALID, {}),
     ("purchase", "fires once per order", RuleKind.ONCE_PER, {"field": "properties.order_id"}),
     ("product_click", "fires when the product tile is visible and tapped", RuleKind.MANUAL, {}),
+)
+
+# The Analysis tab's demo: KPI cards, a trend, the shop's funnel and weekly retention.
+DEMO_INSIGHTS = (
+    (
+        "kpi",
+        "Purchases this week",
+        {"series": {"event": "purchase"}, "date_range": "7d", "target": 400, "lower": 350, "upper": 600},
+    ),
+    ("kpi", "Weekly shoppers", {"series": {"event": "page_view", "math": "users"}, "date_range": "7d", "target": 1500}),
+    (
+        "kpi",
+        "Revenue this week",
+        {"series": {"event": "purchase", "math": "sum", "property": "revenue"}, "date_range": "7d", "target": 60000},
+    ),
+    (
+        "trend",
+        "Page views and purchases",
+        {"series": [{"event": "page_view"}, {"event": "purchase"}], "interval": "hour", "date_range": "7d"},
+    ),
+    (
+        "funnel",
+        "Click to purchase",
+        {"steps": ["product_click", "add_to_cart", "purchase"], "window_seconds": 3600, "date_range": "7d"},
+    ),
+    (
+        "retention",
+        "Signups who come back to buy",
+        {"cohort_event": "signup", "return_event": "purchase", "interval": "day", "periods": 6, "date_range": "7d"},
+    ),
 )
 
 
@@ -82,6 +116,7 @@ class Command(BaseCommand):
             written += self.write(store, batch)
         self.seed_verification(project, environments, user)
         buckets = store.refresh_rollups()
+        self.seed_analysis(project, user)
         self.stdout.write(
             f"demo: project {project.slug!r}, {written} new events written, {buckets} rollup buckets refreshed"
         )
@@ -113,6 +148,31 @@ class Command(BaseCommand):
                 do_check_release(release=release, acting_user=user)
 
     @staticmethod
+    def seed_analysis(project, user) -> None:
+        """Saved insights and a dashboard, so the Analysis tab has something to show."""
+        if Insight.objects.filter(project=project).exists():
+            return
+        production = {"environment": "production"}
+        insights = [
+            do_save_insight(
+                project=project,
+                kind=kind,
+                name=name,
+                query={**production, **query},
+                acting_user=user,
+            )
+            for kind, name, query in DEMO_INSIGHTS
+        ]
+        dashboard = do_create_dashboard(
+            project=project, name="Shop overview", description="The demo shop's week.", acting_user=user
+        )
+        for insight, width in zip(insights, (4, 4, 4, 6, 6, 12), strict=True):
+            do_add_tile(dashboard=dashboard, insight=insight, width=width, acting_user=user)
+        for insight in insights:
+            if insight.kind == "funnel":
+                precompute(insight, force=True)
+
+    @staticmethod
     def checked(plan, records, buggy: bool, policy: str):
         """The records as ingestion would store them: checked against the plan."""
         for record in records:
@@ -123,7 +183,8 @@ class Command(BaseCommand):
     @staticmethod
     @transaction.atomic
     def write(store, batch) -> int:
-        fresh = store.insert_new(batch)
+        # Persons as the ingest writer resolves them, so unique users and funnels count people.
+        fresh = store.insert_new(batch, prepare=lambda new: resolve_persons(new, {}))
         observe(fresh)
         return len(fresh)
 

@@ -23,7 +23,9 @@ def _queue_precompute(insight: Insight) -> None:
         transaction.on_commit(lambda: precompute_funnel.delay(insight_id))
 
 
-def do_save_insight(*, project, kind: str, name: str, query: dict, description: str = "", acting_user) -> Insight:
+def do_save_insight(
+    *, project, kind: str, name: str, query: dict, description: str = "", acting_user
+) -> Insight:
     """Save a new insight. ``query`` is validated (QueryError) and stored in its canonical form."""
     definition = parse(kind, query)
     name = name.strip()
@@ -50,7 +52,9 @@ def do_save_insight(*, project, kind: str, name: str, query: dict, description: 
     return insight
 
 
-def do_update_insight(*, insight: Insight, name: str, query: dict, description: str | None = None, acting_user) -> Insight:
+def do_update_insight(
+    *, insight: Insight, name: str, query: dict, description: str | None = None, acting_user
+) -> Insight:
     definition = parse(insight.kind, query)
     if not name.strip():
         raise ActionRefused("Give the insight a name.")
@@ -88,7 +92,9 @@ def do_delete_insight(*, insight: Insight, acting_user) -> None:
         insight.delete()
 
 
-def do_create_dashboard(*, project, name: str, description: str = "", refresh_seconds: int = 300, acting_user) -> Dashboard:
+def do_create_dashboard(
+    *, project, name: str, description: str = "", refresh_seconds: int = 300, acting_user
+) -> Dashboard:
     if not name.strip():
         raise ActionRefused("Give the dashboard a name.")
     with transaction.atomic():

@@ -22,8 +22,18 @@ MIN_STEPS, MAX_STEPS = 2, 20
 MAX_BREAKDOWN_LIMIT = 50
 MAX_RANGE_DAYS = 400
 
-INTERVALS = {"15min": timedelta(minutes=15), "hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
-RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
+INTERVALS = {
+    "15min": timedelta(minutes=15),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+}
+RANGES = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
 # The largest number of buckets a trend may ask for (15-minute buckets over 90 days is 8,640).
 MAX_BUCKETS = 10_000
 
@@ -31,7 +41,20 @@ COUNT_MATHS = ("count", "users", "sessions")
 PROPERTY_MATHS = ("sum", "avg", "min", "max", "median", "p95")
 MATHS = COUNT_MATHS + PROPERTY_MATHS
 
-OPERATORS = ("eq", "neq", "contains", "not_contains", "in", "not_in", "gt", "gte", "lt", "lte", "is_set", "is_not_set")
+OPERATORS = (
+    "eq",
+    "neq",
+    "contains",
+    "not_contains",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "is_set",
+    "is_not_set",
+)
 VALUELESS_OPERATORS = ("is_set", "is_not_set")
 NUMERIC_OPERATORS = ("gt", "gte", "lt", "lte")
 # Where a filtered or broken-down property lives: the event's properties, its context (browser,
@@ -314,7 +337,9 @@ def parse_breakdown(data, path: str = "breakdown") -> Breakdown | None:
     return Breakdown(
         property=_text(data.get("property"), f"{path}.property"),
         source=_choice(data.get("source", data.get("type")), f"{path}.source", PROPERTY_SOURCES, "event"),
-        limit=_integer(data.get("limit"), f"{path}.limit", default=10, minimum=1, maximum=MAX_BREAKDOWN_LIMIT),
+        limit=_integer(
+            data.get("limit"), f"{path}.limit", default=10, minimum=1, maximum=MAX_BREAKDOWN_LIMIT
+        ),
     )
 
 
@@ -393,7 +418,9 @@ def parse_funnel(data) -> FunnelQuery:
                 filters=parse_filters(item.get("filters"), f"{path}.filters"),
                 window_seconds=None
                 if index == 0 or window in (None, "")
-                else _integer(window, f"{path}.window_seconds", default=None, minimum=1, maximum=MAX_RANGE_DAYS * 86400),
+                else _integer(
+                    window, f"{path}.window_seconds", default=None, minimum=1, maximum=MAX_RANGE_DAYS * 86400
+                ),
                 label=_text(item.get("label"), f"{path}.label", required=False),
             )
         )
@@ -401,9 +428,15 @@ def parse_funnel(data) -> FunnelQuery:
     for index, item in enumerate(_list(data.get("exclusions"), "exclusions", max_items=MAX_STEPS)):
         path = f"exclusions.{index}"
         item = _object(item, path)
-        from_step = _integer(item.get("from_step"), f"{path}.from_step", default=0, minimum=0, maximum=len(steps) - 2)
+        from_step = _integer(
+            item.get("from_step"), f"{path}.from_step", default=0, minimum=0, maximum=len(steps) - 2
+        )
         to_step = _integer(
-            item.get("to_step"), f"{path}.to_step", default=from_step + 1, minimum=from_step + 1, maximum=len(steps) - 1
+            item.get("to_step"),
+            f"{path}.to_step",
+            default=from_step + 1,
+            minimum=from_step + 1,
+            maximum=len(steps) - 1,
         )
         exclusions.append(
             FunnelExclusion(
@@ -416,7 +449,11 @@ def parse_funnel(data) -> FunnelQuery:
     return FunnelQuery(
         steps=tuple(steps),
         window_seconds=_integer(
-            data.get("window_seconds"), "window_seconds", default=14 * 86400, minimum=1, maximum=MAX_RANGE_DAYS * 86400
+            data.get("window_seconds"),
+            "window_seconds",
+            default=14 * 86400,
+            minimum=1,
+            maximum=MAX_RANGE_DAYS * 86400,
         ),
         order=_choice(data.get("order"), "order", FUNNEL_ORDERS, "ordered"),
         exclusions=tuple(exclusions),
@@ -437,7 +474,9 @@ def parse_retention(data) -> RetentionQuery:
         cohort_event=cohort_event,
         return_event=_event_name(data.get("return_event"), "return_event"),
         interval=interval,
-        periods=_integer(data.get("periods"), "periods", default=7 if interval == "day" else 8, minimum=1, maximum=52),
+        periods=_integer(
+            data.get("periods"), "periods", default=7 if interval == "day" else 8, minimum=1, maximum=52
+        ),
         date_range=parse_date_range(data.get("date_range"), default="30d"),
         environment=_text(data.get("environment"), "environment", required=False, max_length=50),
         cohort_filters=parse_filters(data.get("cohort_filters"), "cohort_filters"),

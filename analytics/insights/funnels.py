@@ -141,7 +141,10 @@ def run_funnel(project: Project, query: FunnelQuery, *, now: datetime | None = N
     now = now or dj_timezone.now()
     window = window_of(project, query, now)
     scope = builder.FunnelScope(
-        project_id=project.id, environment_id=environment_id_of(project, query.environment), start=window.start, end=window.end
+        project_id=project.id,
+        environment_id=environment_id_of(project, query.environment),
+        start=window.start,
+        end=window.end,
     )
     started = time.perf_counter()
     rows = builder.run(builder.build_funnel_query(query, scope))
@@ -185,7 +188,14 @@ def fingerprint(project: Project, query: FunnelQuery, now: datetime) -> str:
     with connection.cursor() as cursor:
         cursor.execute(statement, [project.id, window.start, window.end, events])
         total, buckets = cursor.fetchone()
-    payload = [to_json(query), project.timezone, window.start.isoformat(), window.end.isoformat(), total, buckets]
+    payload = [
+        to_json(query),
+        project.timezone,
+        window.start.isoformat(),
+        window.end.isoformat(),
+        total,
+        buckets,
+    ]
     return hashlib.sha256(orjson.dumps(payload)).hexdigest()
 
 
@@ -195,10 +205,14 @@ def precompute(insight: Insight, *, now: datetime | None = None, force: bool = F
     project = insight.project
     try:
         query = parse_funnel(insight.query)
+        environment_id_of(
+            project, query.environment
+        )  # an environment deleted since: an error row, not a crash
         print_ = fingerprint(project, query, now)
     except QueryError as error:
         FunnelResult.objects.update_or_create(
-            insight=insight, defaults={"result": {}, "fingerprint": "", "computed_at": now, "error": str(error)}
+            insight=insight,
+            defaults={"result": {}, "fingerprint": "", "computed_at": now, "error": str(error)},
         )
         return False
     existing = FunnelResult.objects.filter(insight=insight).only("fingerprint", "error").first()

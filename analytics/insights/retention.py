@@ -53,12 +53,15 @@ class RetentionOutcome:
             "return_event": self.return_event,
             "average_rates": self.average_rates(),
             "cohorts": [
-                {"start": c.start.isoformat(), "size": c.size, "counts": c.counts, "rates": c.rates} for c in self.cohorts
+                {"start": c.start.isoformat(), "size": c.size, "counts": c.counts, "rates": c.rates}
+                for c in self.cohorts
             ],
         }
 
 
-def run_retention(project: Project, query: RetentionQuery, *, now: datetime | None = None) -> RetentionOutcome:
+def run_retention(
+    project: Project, query: RetentionQuery, *, now: datetime | None = None
+) -> RetentionOutcome:
     now = now or dj_timezone.now()
     window = timerange.resolve(query.date_range, interval=query.interval, timezone=project.timezone, now=now)
     cohort_starts = window.buckets()

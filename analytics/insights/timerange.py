@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from analytics.insights.definitions import INTERVALS, MAX_BUCKETS, MAX_RANGE_DAYS, RANGES, DateRange, QueryError, _parse_moment
+from analytics.insights.definitions import (
+    INTERVALS,
+    MAX_BUCKETS,
+    MAX_RANGE_DAYS,
+    RANGES,
+    DateRange,
+    QueryError,
+    _parse_moment,
+)
 
 _MONDAY = datetime(2000, 1, 3)  # the origin of week buckets, as in SQL
 
@@ -36,7 +44,9 @@ class Window:
             days = round((local_end - local_start) / timedelta(days=1))
             start = _aware(local_start - timedelta(days=days), zone)
             return Window(start=start, end=self.start, timezone=self.timezone, interval=self.interval)
-        return Window(start=self.start - self.duration, end=self.start, timezone=self.timezone, interval=self.interval)
+        return Window(
+            start=self.start - self.duration, end=self.start, timezone=self.timezone, interval=self.interval
+        )
 
     def buckets(self) -> list[datetime]:
         """Every bucket start (UTC) from start to end, stepping in wall-clock time."""
@@ -82,11 +92,16 @@ def resolve(date_range: DateRange, *, interval: str, timezone: str, now: datetim
         if end_moment <= _aware(start_local, zone):
             raise QueryError("date_range.date_to", "The range ends before it starts.")
         end_local = floor_local(end_moment - timedelta(microseconds=1), interval, zone) + step
-    window = Window(start=_aware(start_local, zone), end=_aware(end_local, zone), timezone=timezone, interval=interval)
+    window = Window(
+        start=_aware(start_local, zone), end=_aware(end_local, zone), timezone=timezone, interval=interval
+    )
     if window.duration > timedelta(days=MAX_RANGE_DAYS):
         raise QueryError("date_range", f"At most {MAX_RANGE_DAYS} days.")
     if window.duration / step > MAX_BUCKETS:
-        raise QueryError("interval", f"Too many buckets (at most {MAX_BUCKETS}): choose a longer interval or a shorter range.")
+        raise QueryError(
+            "interval",
+            f"Too many buckets (at most {MAX_BUCKETS}): choose a longer interval or a shorter range.",
+        )
     return window
 
 

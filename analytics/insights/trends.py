@@ -77,7 +77,9 @@ class TrendResult:
 def environment_id_of(project: Project, slug: str | None) -> int | None:
     if not slug:
         return None
-    environment_id = Environment.objects.filter(project=project, slug=slug).values_list("id", flat=True).first()
+    environment_id = (
+        Environment.objects.filter(project=project, slug=slug).values_list("id", flat=True).first()
+    )
     if environment_id is None:
         raise QueryError("environment", f"This project has no environment {slug!r}.")
     return environment_id
@@ -145,7 +147,9 @@ def _run_window(project, query, window, environment_id, *, compare: str, use_rol
                 total = 0.0
             results.append(
                 SeriesResult(
-                    label=series.name if query.breakdown is None else f"{series.name} · {_breakdown_label(breakdown, is_other)}",
+                    label=series.name
+                    if query.breakdown is None
+                    else f"{series.name} · {_breakdown_label(breakdown, is_other)}",
                     event=series.event,
                     math=series.math,
                     values=grouped[key],
@@ -165,12 +169,16 @@ def _breakdown_label(value: str | None, is_other: bool) -> str:
     return "(not set)" if value is None else value
 
 
-def run_trend(project: Project, query: TrendQuery, *, now: datetime | None = None, use_rollups: bool = True) -> TrendResult:
+def run_trend(
+    project: Project, query: TrendQuery, *, now: datetime | None = None, use_rollups: bool = True
+) -> TrendResult:
     """The trend of ``query`` over the project's events (raises QueryError on a bad range)."""
     now = now or dj_timezone.now()
     window = timerange.resolve(query.date_range, interval=query.interval, timezone=project.timezone, now=now)
     environment_id = environment_id_of(project, query.environment)
-    buckets, series, sources = _run_window(project, query, window, environment_id, compare="current", use_rollups=use_rollups)
+    buckets, series, sources = _run_window(
+        project, query, window, environment_id, compare="current", use_rollups=use_rollups
+    )
     previous_buckets: list[datetime] = []
     if query.compare:
         previous = window.previous()

@@ -19,9 +19,15 @@ DISTINCT_ID_TABLE = sql.Identifier(PersonDistinctId._meta.db_table)
 PERSON_JOIN = sql.SQL(
     "LEFT JOIN {pdi_table} pdi ON pdi.project_id = e.project_id AND pdi.distinct_id = e.distinct_id"
 ).format(pdi_table=DISTINCT_ID_TABLE)
-PERSON_PROPERTIES_JOIN = sql.SQL("LEFT JOIN {person_table} p ON p.id = pdi.person_id").format(person_table=PERSON_TABLE)
+PERSON_PROPERTIES_JOIN = sql.SQL("LEFT JOIN {person_table} p ON p.id = pdi.person_id").format(
+    person_table=PERSON_TABLE
+)
 
-_COLUMNS = {"event": sql.SQL("e.properties"), "context": sql.SQL("e.context"), "person": sql.SQL("p.properties")}
+_COLUMNS = {
+    "event": sql.SQL("e.properties"),
+    "context": sql.SQL("e.context"),
+    "person": sql.SQL("p.properties"),
+}
 
 
 class Fragment:
@@ -38,7 +44,9 @@ class Fragment:
 
 
 def needs_person(filters: Iterable[PropertyFilter], breakdown: Breakdown | None = None) -> bool:
-    return any(f.source == "person" for f in filters) or (breakdown is not None and breakdown.source == "person")
+    return any(f.source == "person" for f in filters) or (
+        breakdown is not None and breakdown.source == "person"
+    )
 
 
 def _text_form(value) -> str:
@@ -58,7 +66,9 @@ def _like_pattern(value) -> str:
 def number_of(column: sql.Composable, key: str) -> Fragment:
     """A JSON property as float8 when it is a JSON number, else NULL (strings never break a query)."""
     return Fragment(
-        sql.SQL("(CASE WHEN jsonb_typeof({c} -> %s) = 'number' THEN ({c} ->> %s)::float8 END)").format(c=column),
+        sql.SQL("(CASE WHEN jsonb_typeof({c} -> %s) = 'number' THEN ({c} ->> %s)::float8 END)").format(
+            c=column
+        ),
         [key, key],
     )
 
@@ -81,7 +91,9 @@ def property_condition(flt: PropertyFilter) -> Fragment:
     elif op in ("gt", "gte", "lt", "lte"):
         number = number_of(column, key)
         comparison = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-        return Fragment(sql.SQL("({} {} %s)").format(number.sql, sql.SQL(comparison)), [*number.params, value])
+        return Fragment(
+            sql.SQL("({} {} %s)").format(number.sql, sql.SQL(comparison)), [*number.params, value]
+        )
     elif op in ("is_set", "is_not_set"):
         matched = sql.SQL("(coalesce(jsonb_typeof({c} -> %s), 'null') <> 'null')").format(c=column)
         params = [key]

@@ -60,7 +60,10 @@ class FunnelRow:
 def _mask(conditions: list[f.Fragment]) -> f.Fragment:
     if not conditions:
         return f.Fragment(sql.SQL("0"))
-    parts = [sql.SQL("(CASE WHEN {} THEN {} ELSE 0 END)").format(c.sql, sql.Literal(1 << i)) for i, c in enumerate(conditions)]
+    parts = [
+        sql.SQL("(CASE WHEN {} THEN {} ELSE 0 END)").format(c.sql, sql.Literal(1 << i))
+        for i, c in enumerate(conditions)
+    ]
     return f.Fragment(sql.SQL(" | ").join(parts), [p for c in conditions for p in c.params])
 
 
@@ -123,20 +126,27 @@ def _prior_chain(query: FunnelQuery, index: int) -> sql.Composable:
         return sql.SQL(
             "max({}) OVER (PARTITION BY actor ORDER BY ts RANGE BETWEEN {} PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW)"
         ).format(previous, sql.Literal(float(step_window)))
-    return sql.SQL("max({}) OVER ({} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)").format(previous, _ORDERED)
+    return sql.SQL("max({}) OVER ({} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)").format(
+        previous, _ORDERED
+    )
 
 
 def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
     steps = len(query.steps)
     window = sql.Literal(float(query.window_seconds))
-    relation = sql.SQL("(SELECT *, CASE WHEN mask & 1 <> 0 THEN ARRAY[ts] END AS c1 FROM ({base}) b) level1").format(base=base)
+    relation = sql.SQL(
+        "(SELECT *, CASE WHEN mask & 1 <> 0 THEN ARRAY[ts] END AS c1 FROM ({base}) b) level1"
+    ).format(base=base)
     for index in range(1, steps):
         step_window = query.steps[index].window_seconds
         hop = sql.SQL("")
         if step_window is not None:
-            hop = sql.SQL(" AND ts - prior[array_length(prior, 1)] <= {}").format(sql.Literal(float(step_window)))
+            hop = sql.SQL(" AND ts - prior[array_length(prior, 1)] <= {}").format(
+                sql.Literal(float(step_window))
+            )
         kept = sql.SQL(", ").join(
-            sql.Identifier(name) for name in ("actor", "ts", "tie", "mask", "xmask", "bd", *(f"c{k}" for k in range(1, index + 1)))
+            sql.Identifier(name)
+            for name in ("actor", "ts", "tie", "mask", "xmask", "bd", *(f"c{k}" for k in range(1, index + 1)))
         )
         relation = sql.SQL(
             """
@@ -155,9 +165,12 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
             alias=sql.Identifier(f"level{index + 1}"),
         )
     reached = sql.SQL(" ").join(
-        sql.SQL("WHEN count({}) > 0 THEN {}").format(sql.Identifier(f"c{k}"), sql.Literal(k)) for k in range(steps, 0, -1)
+        sql.SQL("WHEN count({}) > 0 THEN {}").format(sql.Identifier(f"c{k}"), sql.Literal(k))
+        for k in range(steps, 0, -1)
     )
-    chain = sql.SQL(", ").join(sql.SQL("min({})").format(sql.Identifier(f"c{k}")) for k in range(steps, 0, -1))
+    chain = sql.SQL(", ").join(
+        sql.SQL("min({})").format(sql.Identifier(f"c{k}")) for k in range(steps, 0, -1)
+    )
     return sql.SQL(
         """
         SELECT actor, CASE {reached} ELSE 0 END AS reached, coalesce({chain}) AS chain,
@@ -170,7 +183,9 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
 
 def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
     window = sql.Literal(float(query.window_seconds))
-    reverse = sql.SQL("PARTITION BY actor ORDER BY ts DESC, tie DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
+    reverse = sql.SQL(
+        "PARTITION BY actor ORDER BY ts DESC, tie DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    )
     next_times = sql.SQL(", ").join(
         sql.SQL("min(CASE WHEN mask & {} <> 0 THEN ts END) OVER ({})").format(sql.Literal(1 << k), reverse)
         for k in range(len(query.steps))
@@ -193,7 +208,9 @@ def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composabl
 
 def _exclusion_times(query: FunnelQuery) -> sql.Composable:
     return sql.SQL("").join(
-        sql.SQL(", array_agg(ts) FILTER (WHERE xmask & {} <> 0) AS {}").format(sql.Literal(1 << i), sql.Identifier(f"x{i}"))
+        sql.SQL(", array_agg(ts) FILTER (WHERE xmask & {} <> 0) AS {}").format(
+            sql.Literal(1 << i), sql.Identifier(f"x{i}")
+        )
         for i in range(len(query.exclusions))
     )
 
@@ -230,9 +247,9 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
 
     def percentile(fraction: float) -> sql.Composable:
         return sql.SQL(", ").join(
-            sql.SQL("percentile_cont({}) WITHIN GROUP (ORDER BY chain[{}] - chain[{}]) FILTER (WHERE reached >= {})").format(
-                sql.Literal(fraction), sql.Literal(k), sql.Literal(k - 1), sql.Literal(k)
-            )
+            sql.SQL(
+                "percentile_cont({}) WITHIN GROUP (ORDER BY chain[{}] - chain[{}]) FILTER (WHERE reached >= {})"
+            ).format(sql.Literal(fraction), sql.Literal(k), sql.Literal(k - 1), sql.Literal(k))
             for k in range(2, steps + 1)
         )
 

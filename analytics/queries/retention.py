@@ -52,14 +52,18 @@ def _events(scope: RetentionScope, filters, *, event: str | None) -> tuple[sql.C
         params.append(event)
     where.append(conditions.sql)
     params += conditions.params
-    text = sql.SQL("FROM events e {joins} WHERE {where}").format(joins=sql.SQL(" ").join(joins), where=sql.SQL(" AND ").join(where))
+    text = sql.SQL("FROM events e {joins} WHERE {where}").format(
+        joins=sql.SQL(" ").join(joins), where=sql.SQL(" AND ").join(where)
+    )
     return text, params
 
 
 def build_retention_query(query: RetentionQuery, scope: RetentionScope) -> f.Fragment:
     cohort_event = None if query.cohort_event == SIGNUP else query.cohort_event
     cohort_from, cohort_params = _events(scope, [*query.filters, *query.cohort_filters], event=cohort_event)
-    return_from, return_params = _events(scope, [*query.filters, *query.return_filters], event=query.return_event)
+    return_from, return_params = _events(
+        scope, [*query.filters, *query.return_filters], event=query.return_event
+    )
     text = sql.SQL(
         """
         WITH firsts AS (

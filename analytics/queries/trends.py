@@ -79,7 +79,9 @@ def _aggregate(series: TrendSeries) -> f.Fragment:
 
 
 def _scope_condition(scope: SeriesScope, time_column: str) -> f.Fragment:
-    condition = sql.SQL("e.project_id = %s AND {time} >= %s AND {time} < %s").format(time=sql.SQL(time_column))
+    condition = sql.SQL("e.project_id = %s AND {time} >= %s AND {time} < %s").format(
+        time=sql.SQL(time_column)
+    )
     params = [scope.project_id, scope.start, scope.end]
     if scope.environment_id is not None:
         condition = sql.SQL("{} AND e.environment_id = %s").format(condition)
@@ -121,10 +123,19 @@ def build_raw_query(
         where=where.sql,
         conditions=conditions.sql,
     )
-    params = [*bucket.params, *breakdown_expr.params, *aggregate.params, *where.params, series.event, *conditions.params]
+    params = [
+        *bucket.params,
+        *breakdown_expr.params,
+        *aggregate.params,
+        *where.params,
+        series.event,
+        *conditions.params,
+    ]
     if breakdown is None:
         return f.Fragment(
-            sql.SQL("SELECT bucket, NULL::text, false, value FROM ({rows}) grouped ORDER BY bucket").format(rows=rows),
+            sql.SQL("SELECT bucket, NULL::text, false, value FROM ({rows}) grouped ORDER BY bucket").format(
+                rows=rows
+            ),
             params,
         )
     # Top N values by their number of events over the whole range; the rest fold into "other". Other
@@ -194,7 +205,9 @@ def build_rollup_query(series: TrendSeries, scope: SeriesScope, *, grain: str) -
         WHERE {where} AND e.event = %s
         GROUP BY 1 ORDER BY 1
         """
-    ).format(bucket=bucket.sql, aggregate=aggregate, source=sql.Identifier(source), joins=joins, where=where.sql)
+    ).format(
+        bucket=bucket.sql, aggregate=aggregate, source=sql.Identifier(source), joins=joins, where=where.sql
+    )
     return f.Fragment(query, [*bucket.params, *where.params, series.event])
 
 

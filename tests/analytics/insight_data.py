@@ -14,7 +14,15 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def ev(project, when: str, name: str, user: str | None, session: str | None = None, env: str = "production", **properties) -> EventRecord:
+def ev(
+    project,
+    when: str,
+    name: str,
+    user: str | None,
+    session: str | None = None,
+    env: str = "production",
+    **properties,
+) -> EventRecord:
     environment = project.environments.get(slug=env)
     return EventRecord(
         time=at(when),
@@ -30,7 +38,9 @@ def ev(project, when: str, name: str, user: str | None, session: str | None = No
     )
 
 
-def write(records: list[EventRecord], *, links: dict[str, str] | None = None, person_properties: dict | None = None) -> None:
+def write(
+    records: list[EventRecord], *, links: dict[str, str] | None = None, person_properties: dict | None = None
+) -> None:
     """Store events with identity resolution. ``links`` maps a distinct id to the one it is linked
     to (an identify with an anonymous id); ``person_properties`` sets person properties ($set) per
     distinct id, applied on that id's first event."""

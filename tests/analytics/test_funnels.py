@@ -141,7 +141,9 @@ def test_exclusion_steps_leave_out_people_who_did_the_excluded_event_in_between(
 def test_step_filters_and_global_filters(shoppers):
     steps = [{"event": "view", "filters": [{"property": "source", "value": "ads"}]}, "cart", "buy"]
     assert counts(funnel(shoppers, steps=steps)) == [2, 2, 1]
-    assert counts(funnel(shoppers, filters=[{"property": "browser", "source": "context", "value": "Safari"}])) == [0, 0, 0]
+    assert counts(
+        funnel(shoppers, filters=[{"property": "browser", "source": "context", "value": "Safari"}])
+    ) == [0, 0, 0]
 
 
 def test_breakdown_by_the_first_steps_property(shoppers):
@@ -154,7 +156,10 @@ def test_breakdown_by_the_first_steps_property(shoppers):
 
 def test_people_are_followed_across_login(project):
     write([ev(project, "2026-11-10 10:00", "view", "anon-1")])
-    write([ev(project, "2026-11-10 10:10", "cart", "u1"), ev(project, "2026-11-10 10:20", "buy", "u1")], links={"u1": "anon-1"})
+    write(
+        [ev(project, "2026-11-10 10:10", "cart", "u1"), ev(project, "2026-11-10 10:20", "buy", "u1")],
+        links={"u1": "anon-1"},
+    )
     assert counts(funnel(project)) == [1, 1, 1]
 
 
@@ -189,7 +194,11 @@ def test_bad_funnels_name_the_field(query, field):
 
 def test_saved_funnels_are_precomputed_and_read_from_their_row(shoppers, owner):
     insight = do_save_insight(
-        project=shoppers, kind="funnel", name="Checkout", query={"steps": STEPS, "date_range": DAYS}, acting_user=owner
+        project=shoppers,
+        kind="funnel",
+        name="Checkout",
+        query={"steps": STEPS, "date_range": DAYS},
+        acting_user=owner,
     )
     refresh_rollups()
     assert saved_result(insight) is None

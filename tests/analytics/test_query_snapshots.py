@@ -45,7 +45,10 @@ def test_the_canonical_trend_sql():
         }
     )
     scope = trends.SeriesScope(1, 2, START, END, "Europe/Paris", "day")
-    _check("trend_raw", trends.build_raw_query(query.series[0], scope, filters=query.filters, breakdown=query.breakdown))
+    _check(
+        "trend_raw",
+        trends.build_raw_query(query.series[0], scope, filters=query.filters, breakdown=query.breakdown),
+    )
 
 
 def test_the_canonical_trend_sql_from_rollups():
@@ -58,7 +61,14 @@ def test_the_canonical_funnel_sql():
     """Three ordered steps, a step filter, a one-hour window."""
     query = parse_funnel(
         {
-            "steps": ["product_viewed", {"event": "added_to_cart", "filters": [{"property": "quantity", "operator": "gte", "value": 1}]}, "order_completed"],
+            "steps": [
+                "product_viewed",
+                {
+                    "event": "added_to_cart",
+                    "filters": [{"property": "quantity", "operator": "gte", "value": 1}],
+                },
+                "order_completed",
+            ],
             "window_seconds": 3600,
         }
     )

@@ -71,7 +71,11 @@ def test_weekly_cohorts_by_first_appearance(project):
         ]
     )
     outcome = retention(
-        project, cohort_event="$signup", interval="week", periods=2, date_range={"date_from": "2026-11-02", "date_to": "2026-11-08"}
+        project,
+        cohort_event="$signup",
+        interval="week",
+        periods=2,
+        date_range={"date_from": "2026-11-02", "date_to": "2026-11-08"},
     )
     assert table(outcome) == [("2026-11-02", 2, [2, 1, None])]
 

@@ -23,7 +23,16 @@ def shop(project):
             ev(project, "2026-11-10 11:00", "purchase", "u2", "s2", amount=30, plan="free"),
             ev(project, "2026-11-11 08:00", "purchase", "u3", "s3", amount=40, plan="free"),
             ev(project, "2026-11-11 09:00", "purchase", "u3", "s4", amount="oops"),
-            ev(project, "2026-11-11 23:30", "purchase", "u4", "s5", amount=100, plan="team", coupon="WINTER_10%"),
+            ev(
+                project,
+                "2026-11-11 23:30",
+                "purchase",
+                "u4",
+                "s5",
+                amount=100,
+                plan="team",
+                coupon="WINTER_10%",
+            ),
             # not counted: another event, another day, another environment's events are (no env filter)
             ev(project, "2026-11-10 09:30", "page_view", "u1", "s1"),
             ev(project, "2026-11-12 09:00", "purchase", "u1", "s9", amount=1000),
@@ -67,14 +76,26 @@ def test_it_computes_every_aggregate_per_day(shop, math, expected):
     result = trend(shop, series=[series])
     assert [round(v, 6) for v in values(result)] == expected
     assert result.series[0].total == pytest.approx(
-        {"count": 6, "users": 4, "sessions": 5, "sum": 200, "avg": 40, "min": 10, "max": 100, "median": 30, "p95": 88}[math]
+        {
+            "count": 6,
+            "users": 4,
+            "sessions": 5,
+            "sum": 200,
+            "avg": 40,
+            "min": 10,
+            "max": 100,
+            "median": 30,
+            "p95": 88,
+        }[math]
     )
 
 
 @pytest.mark.parametrize("math", ["count", "users", "sessions"])
 def test_rollups_give_the_same_numbers_as_raw_events_and_say_so(shop, math):
     from_rollups = trend(shop, series=[{"event": "purchase", "math": math}], interval="hour")
-    from_events = trend(shop, series=[{"event": "purchase", "math": math}], interval="hour", use_rollups=False)
+    from_events = trend(
+        shop, series=[{"event": "purchase", "math": math}], interval="hour", use_rollups=False
+    )
     assert from_rollups.source == "rollups"
     assert from_events.source == "events"
     assert values(from_rollups) == values(from_events)
@@ -85,7 +106,8 @@ def test_rollups_give_the_same_numbers_as_raw_events_and_say_so(shop, math):
 def test_a_property_aggregate_or_a_filter_reads_raw_events(shop):
     assert trend(shop, series=[{"event": "purchase", "math": "sum", "property": "amount"}]).source == "events"
     filtered = trend(
-        shop, series=[{"event": "purchase", "filters": [{"property": "plan", "operator": "eq", "value": "pro"}]}]
+        shop,
+        series=[{"event": "purchase", "filters": [{"property": "plan", "operator": "eq", "value": "pro"}]}],
     )
     assert filtered.source == "events"
     assert values(filtered) == [2, 0]
@@ -96,7 +118,10 @@ def test_buckets_follow_the_projects_time_zone(shop):
     shop.save()
     for use_rollups in (True, False):
         result = trend(shop, series=[{"event": "purchase"}], use_rollups=use_rollups)
-        assert [b.isoformat() for b in result.buckets] == ["2026-11-09T23:00:00+00:00", "2026-11-10T23:00:00+00:00"]
+        assert [b.isoformat() for b in result.buckets] == [
+            "2026-11-09T23:00:00+00:00",
+            "2026-11-10T23:00:00+00:00",
+        ]
         assert values(result) == [3, 2]
         assert result.source == ("rollups" if use_rollups else "events")
 
@@ -149,13 +174,22 @@ def test_breakdown_keeps_the_top_values_and_folds_the_rest_into_other(shop):
 
 
 def test_breakdown_by_a_person_property_counts_unique_users(shop):
-    result = trend(shop, series=[{"event": "purchase", "math": "users"}], breakdown={"property": "country", "source": "person"})
+    result = trend(
+        shop,
+        series=[{"event": "purchase", "math": "users"}],
+        breakdown={"property": "country", "source": "person"},
+    )
     by_value = {s.breakdown: (s.values, s.total) for s in result.series}
     assert by_value == {"FR": ([1, 1], 2), "DE": ([1, 0], 1), None: ([0, 1], 1)}
 
 
 def test_comparison_with_the_previous_period(shop):
-    write([ev(shop, "2026-11-08 10:00", "purchase", "u1", "s0"), ev(shop, "2026-11-09 10:00", "purchase", "u1", "s0")])
+    write(
+        [
+            ev(shop, "2026-11-08 10:00", "purchase", "u1", "s0"),
+            ev(shop, "2026-11-09 10:00", "purchase", "u1", "s0"),
+        ]
+    )
     refresh_rollups()
     result = trend(shop, series=[{"event": "purchase"}], compare=True)
     current, previous = result.series
@@ -182,7 +216,9 @@ def test_unique_users_follow_one_person_across_login(project):
 
 
 def test_empty_project_gives_zeros_not_an_error(project):
-    result = trend(project, series=[{"event": "purchase"}, {"event": "purchase", "math": "avg", "property": "amount"}])
+    result = trend(
+        project, series=[{"event": "purchase"}, {"event": "purchase", "math": "avg", "property": "amount"}]
+    )
     assert values(result, 0) == [0, 0]
     assert values(result, 1) == [None, None]
 
@@ -207,10 +243,19 @@ def test_named_ranges_end_with_the_current_bucket(shop):
         ({"series": []}, "series"),
         ({"series": [{"event": "x", "math": "sum"}]}, "series.0.property"),
         ({"series": [{"event": "x", "math": "mode"}]}, "series.0.math"),
-        ({"series": [{"event": "x"}], "interval": "15min", "date_range": {"date_from": "2026-01-01"}}, "interval"),
-        ({"series": [{"event": "x", "filters": [{"property": "a", "operator": "gt", "value": "many"}]}]}, "series.0.filters.0.value"),
+        (
+            {"series": [{"event": "x"}], "interval": "15min", "date_range": {"date_from": "2026-01-01"}},
+            "interval",
+        ),
+        (
+            {"series": [{"event": "x", "filters": [{"property": "a", "operator": "gt", "value": "many"}]}]},
+            "series.0.filters.0.value",
+        ),
         ({"series": [{"event": "x"}], "environment": "nowhere"}, "environment"),
-        ({"series": [{"event": "x"}], "date_range": {"date_from": "2026-11-10", "date_to": "2026-11-01"}}, "date_range.date_to"),
+        (
+            {"series": [{"event": "x"}], "date_range": {"date_from": "2026-11-10", "date_to": "2026-11-01"}},
+            "date_range.date_to",
+        ),
     ],
 )
 def test_bad_definitions_name_the_field(project, query, field):

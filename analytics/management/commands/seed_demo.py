@@ -8,11 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.demo import generate
+from analytics.demo_plan import DEMO_PLAN, with_release_candidate_bugs
 from analytics.identity import resolve_persons
 from analytics.insights.actions import do_add_tile, do_create_dashboard, do_save_insight
 from analytics.insights.funnels import precompute
 from analytics.insights.models import Insight
-from analytics.demo_plan import DEMO_PLAN, with_release_candidate_bugs
 from analytics.plan.actions import do_import_plan
 from analytics.plan.models import EventDefinition
 from analytics.plan.observed import observe
@@ -49,11 +49,19 @@ DEMO_INSIGHTS = (
         "Purchases this week",
         {"series": {"event": "purchase"}, "date_range": "7d", "target": 400, "lower": 350, "upper": 600},
     ),
-    ("kpi", "Weekly shoppers", {"series": {"event": "page_view", "math": "users"}, "date_range": "7d", "target": 1500}),
+    (
+        "kpi",
+        "Weekly shoppers",
+        {"series": {"event": "page_view", "math": "users"}, "date_range": "7d", "target": 1500},
+    ),
     (
         "kpi",
         "Revenue this week",
-        {"series": {"event": "purchase", "math": "sum", "property": "revenue"}, "date_range": "7d", "target": 60000},
+        {
+            "series": {"event": "purchase", "math": "sum", "property": "revenue"},
+            "date_range": "7d",
+            "target": 60000,
+        },
     ),
     (
         "trend",
@@ -68,7 +76,13 @@ DEMO_INSIGHTS = (
     (
         "retention",
         "Signups who come back to buy",
-        {"cohort_event": "signup", "return_event": "purchase", "interval": "day", "periods": 6, "date_range": "7d"},
+        {
+            "cohort_event": "signup",
+            "return_event": "purchase",
+            "interval": "day",
+            "periods": 6,
+            "date_range": "7d",
+        },
     ),
 )
 

@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from analytics.plan import codegen
 from analytics.plan.snapshot import export_plan
 from analytics.queries.counts import rollup_counts
+from analytics.query_api import PROJECT_PARAMETER, QueryReader, project_of_request
 from projects.authentication import ApiKeyAuthentication
 from projects.models import Environment, Project
 
@@ -60,17 +62,20 @@ def key_info(request):
     parameters=[
         OpenApiParameter("days", int, description="1 to 90 (default 7)."),
         OpenApiParameter("environment", str, description="An environment slug of the key's project."),
+        PROJECT_PARAMETER,
     ],
     responses=OpenApiTypes.OBJECT,
 )
 @api_view(["GET"])
-@authentication_classes([ApiKeyAuthentication])
-@permission_classes([permissions.IsAuthenticated, ReadKeyRequired])
+@authentication_classes([ApiKeyAuthentication, SessionAuthentication])
+@permission_classes([permissions.IsAuthenticated, QueryReader])
 def event_counts(request):
-    """Events, unique users and sessions per day and event name, for the key's project.
+    """Events, unique users and sessions per day and event name, for the key's project (or, with a
+    session, the project ``?project=<slug>`` names).
 
     ``?days=7`` (1 to 90); ``?environment=<slug>`` to narrow to one environment of the project.
     """
+    project = project_of_request(request)
     try:
         days = int(request.query_params.get("days", 7))
     except ValueError:
@@ -79,13 +84,13 @@ def event_counts(request):
         raise exceptions.ValidationError({"days": "An integer from 1 to 90."})
     environment_id = None
     if slug := request.query_params.get("environment"):
-        environment = Environment.objects.filter(project_id=request.auth.project_id, slug=slug).first()
+        environment = Environment.objects.filter(project_id=project.id, slug=slug).first()
         if environment is None:
             raise exceptions.NotFound(f"This project has no environment {slug!r}.")
         environment_id = environment.id
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     rows = rollup_counts(
-        project_id=request.auth.project_id,
+        project_id=project.id,
         start=end - timedelta(days=days),
         end=end,
         grain="day",

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from analytics.views import debug, live, plan, plan_quality, plan_versions, releases
+from analytics.views import (
+    console,
+    dashboards,
+    debug,
+    insights,
+    live,
+    plan,
+    plan_quality,
+    plan_versions,
+    releases,
+)
 
 V = "projects/<slug:slug>/"
 P = V + "plan/"
@@ -51,4 +61,53 @@ urlpatterns = [
     path(V + "releases/<int:release_id>/", releases.release_page, name="release"),
     path(V + "releases/<int:release_id>/check/", releases.release_check, name="release-check"),
     path(V + "releases/<int:release_id>/go-live/", releases.release_go_live, name="release-go-live"),
+    # SQL console
+    path(V + "sql/", console.console_page, name="sql-console"),
+    path(V + "sql/csv/", console.console_csv, name="sql-console-csv"),
+    # analysis (DESIGN.md section 7): builders (their URL is their definition) and saved insights
+    path(V + "analysis/", insights.home, name="analysis-home"),
+    path(V + "analysis/trends/", insights.trends, name="analysis-trends"),
+    path(V + "analysis/funnels/", insights.funnels, name="analysis-funnels"),
+    path(V + "analysis/retention/", insights.retention, name="analysis-retention"),
+    path(V + "analysis/insights/save/", insights.insight_save, name="analysis-insight-save"),
+    path(V + "analysis/insights/<int:insight_id>/", insights.insight_page, name="analysis-insight"),
+    path(
+        V + "analysis/insights/<int:insight_id>/update/",
+        insights.insight_update,
+        name="analysis-insight-update",
+    ),
+    path(
+        V + "analysis/insights/<int:insight_id>/delete/",
+        insights.insight_delete,
+        name="analysis-insight-delete",
+    ),
+    # dashboards and KPI cards
+    path(V + "analysis/dashboards/", dashboards.dashboards, name="dashboards"),
+    path(V + "analysis/dashboards/<int:dashboard_id>/", dashboards.dashboard_page, name="dashboard"),
+    path(
+        V + "analysis/dashboards/<int:dashboard_id>/delete/",
+        dashboards.dashboard_delete,
+        name="dashboard-delete",
+    ),
+    path(
+        V + "analysis/dashboards/<int:dashboard_id>/tiles/",
+        dashboards.dashboard_add_tile,
+        name="dashboard-add-tile",
+    ),
+    path(
+        V + "analysis/dashboards/<int:dashboard_id>/tiles/<int:tile_id>/",
+        dashboards.dashboard_tile,
+        name="dashboard-tile",
+    ),
+    path(
+        V + "analysis/dashboards/<int:dashboard_id>/tiles/<int:tile_id>/remove/",
+        dashboards.dashboard_tile_remove,
+        name="dashboard-tile-remove",
+    ),
+    path(
+        V + "analysis/dashboards/<int:dashboard_id>/tiles/<int:tile_id>/move/",
+        dashboards.dashboard_tile_move,
+        name="dashboard-tile-move",
+    ),
+    path(V + "analysis/kpis/new/", dashboards.kpi_create, name="kpi-create"),
 ]

@@ -255,6 +255,13 @@ LIVE_MAX_ENTRY_BYTES = env_int("BEACON_LIVE_MAX_ENTRY_BYTES", 128 * 1024, minimu
 LIVE_WATCH_SECONDS = env_int("BEACON_LIVE_WATCH_SECONDS", 30, minimum=2)
 LIVE_TTL_SECONDS = env_int("BEACON_LIVE_TTL_SECONDS", 300, minimum=10)
 
+# The SQL console (analytics/queries/console.py): one run of a query, at most this long in all.
+CONSOLE_STATEMENT_TIMEOUT_MS = env_int(
+    "BEACON_CONSOLE_STATEMENT_TIMEOUT_MS", 10_000, minimum=100, maximum=600_000
+)
+# Rows one run shows or downloads as CSV, at most; beyond, the result says it was truncated.
+CONSOLE_MAX_ROWS = env_int("BEACON_CONSOLE_MAX_ROWS", 10_000, minimum=1, maximum=1_000_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -131,6 +131,7 @@ def do_update_project_settings(*, project: Project, acting_user, **changes) -> P
 
 @transaction.atomic
 def do_delete_project(*, project: Project, acting_user) -> None:
+    from analytics.queries.console import drop_console
     from analytics.tasks import delete_project_events
 
     project_id, organization = project.id, project.organization
@@ -147,6 +148,7 @@ def do_delete_project(*, project: Project, acting_user) -> None:
     project.delete()
     # Raw events carry no foreign key (they live in partitions/chunks): delete them in the background.
     transaction.on_commit(lambda: delete_project_events.delay(project_id))
+    transaction.on_commit(lambda: drop_console(project_id))  # its SQL console's role and views
 
 
 @transaction.atomic

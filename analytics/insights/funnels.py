@@ -205,9 +205,8 @@ def precompute(insight: Insight, *, now: datetime | None = None, force: bool = F
     project = insight.project
     try:
         query = parse_funnel(insight.query)
-        environment_id_of(
-            project, query.environment
-        )  # an environment deleted since: an error row, not a crash
+        # An environment deleted since the funnel was saved: an error row, not a crash.
+        environment_id_of(project, query.environment)
         print_ = fingerprint(project, query, now)
     except QueryError as error:
         FunnelResult.objects.update_or_create(

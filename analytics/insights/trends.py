@@ -13,6 +13,7 @@ from datetime import datetime
 
 import orjson
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone as dj_timezone
 
 from analytics.insights import timerange
@@ -98,7 +99,10 @@ def can_use_rollups(series: TrendSeries, query: TrendQuery, window: timerange.Wi
 
 def _series_rows(series, query, scope, window, *, use_rollups: bool) -> tuple[str, list[builder.TrendRow]]:
     if use_rollups and can_use_rollups(series, query, window):
-        grain = builder.rollup_grain(scope, utc_days=timerange.utc_aligned(window))
+        # Daily rollups only when the window is made of whole days: the whole-range total (interval
+        # None) of an hourly window must not read the daily rows its edges cut through.
+        whole_days = window.interval in ("day", "week") and timerange.utc_aligned(window)
+        grain = builder.rollup_grain(scope, utc_days=whole_days)
         return builder.ROLLUPS, builder.run(builder.build_rollup_query(series, scope, grain=grain))
     fragment = builder.build_raw_query(series, scope, filters=query.filters, breakdown=query.breakdown)
     return builder.EVENTS, builder.run(fragment)
@@ -112,8 +116,12 @@ def _fill(buckets: list[datetime], rows: list[builder.TrendRow], math: str) -> d
         values = grouped.setdefault((row.breakdown, row.is_other), [empty] * len(buckets))
         # A bucket the database labels differently (a repeated hour at a DST change) joins the bucket it falls in.
         index = max(bisect.bisect_right(buckets, row.bucket) - 1, 0)
-        if row.value is not None:
-            values[index] = row.value if values[index] in (None, 0.0) else values[index] + row.value
+        if row.value is None:
+            continue
+        if values[index] in (None, 0.0):
+            values[index] = row.value
+        elif math in ("count", "sum"):  # additive; for the others the first bucket's value stands
+            values[index] += row.value
     return grouped
 
 
@@ -206,7 +214,9 @@ def cached_trend(project: Project, query: TrendQuery, *, now: datetime | None = 
     """``run_trend`` behind a short cache: a dashboard of many viewers costs one query a minute."""
     now = now or dj_timezone.now()
     digest = hashlib.sha256(orjson.dumps(to_json(query), option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-    key = f"trend:{project.id}:{project.timezone}:{digest}:{int(now.timestamp()) // CACHE_SECONDS}"
+    # The database's name too: two databases on one Redis (tests, staging) reuse project ids.
+    database = connection.settings_dict["NAME"]
+    key = f"trend:{database}:{project.id}:{project.timezone}:{digest}:{int(now.timestamp()) // CACHE_SECONDS}"
     result = cache.get(key)
     if result is None:
         result = run_trend(project, query, now=now)

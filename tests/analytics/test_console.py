@@ -176,6 +176,23 @@ def test_it_never_shows_another_projects_rows_whatever_sql_it_sends(tenants, att
         assert {row[at] for row in outcome.rows} <= {str(project_a.id)}
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT pg_advisory_xact_lock(7201, 1)",
+        "SELECT pg_try_advisory_lock(7240001)",
+        "SELECT pg_advisory_lock_shared(1)",
+        "SELECT pg_notify('beacon', 'x')",
+    ],
+)
+def test_it_cannot_hold_beacons_locks_or_notify(tenants, query):
+    """Advisory locks are shared by every project on the server: holding the identity or rollup lock
+    would stall everyone's ingestion."""
+    project_a, _ = tenants
+    outcome = run(project_a, query)
+    assert isinstance(outcome, str) and "permission denied" in outcome.lower()
+
+
 def test_it_hides_the_statistics_postgresql_keeps_on_the_real_tables(tenants):
     project_a, _ = tenants
     catalog("ANALYZE events")

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics.insights import actions
-from analytics.insights.definitions import MATHS, PROPERTY_MATHS, RANGES, QueryError, parse
+from analytics.insights.definitions import MATHS, RANGES, QueryError, parse
 from analytics.insights.funnels import precompute, saved_result
 from analytics.insights.kpis import run_kpi
 from analytics.insights.models import Dashboard, DashboardTile, FunnelResult, Insight, InsightKind
@@ -114,10 +114,6 @@ def _dashboard(project, dashboard_id: int) -> Dashboard:
 
 def _tile(dashboard: Dashboard, tile_id: int) -> DashboardTile:
     return get_object_or_404(DashboardTile.objects.select_related("insight"), id=tile_id, dashboard=dashboard)
-
-
-def _refused(request, refused: ActionRefused) -> None:
-    messages.error(request, refused.message)
 
 
 def _dashboard_context(
@@ -235,7 +231,7 @@ def dashboard_add_tile(request, slug, dashboard_id):
             acting_user=request.user,
         )
     except ActionRefused as refused:
-        _refused(request, refused)
+        messages.error(request, refused.message)
     return redirect("dashboard", slug=project.slug, dashboard_id=dashboard.id)
 
 
@@ -393,7 +389,6 @@ def kpi_create(request, slug):
         "error": error,
         "error_field": error.field if error else "",
         "maths": [(name, MATH_LABELS[name]) for name in MATHS],
-        "property_maths": PROPERTY_MATHS,
         "ranges": [(name, RANGE_LABELS.get(name, name)) for name in RANGES],
         "environments": Environment.objects.filter(project=project).order_by("id"),
         "event_names": catalog.event_names(project.id),

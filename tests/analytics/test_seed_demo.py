@@ -34,7 +34,14 @@ def test_it_seeds_people_insights_a_dashboard_and_a_precomputed_funnel(store):
     call_command("seed_demo", days=2, sessions_per_hour=12, stdout=io.StringIO())  # idempotent
     assert PersonDistinctId.objects.filter(project__slug="demo-shop").exists()
     insights = Insight.objects.filter(project__slug="demo-shop")
-    assert sorted(insights.values_list("kind", flat=True)) == ["funnel", "kpi", "kpi", "kpi", "retention", "trend"]
+    assert sorted(insights.values_list("kind", flat=True)) == [
+        "funnel",
+        "kpi",
+        "kpi",
+        "kpi",
+        "retention",
+        "trend",
+    ]
     dashboard = Dashboard.objects.get(project__slug="demo-shop")
     assert dashboard.tiles.count() == 6
     funnel = saved_result(insights.get(kind="funnel"))

@@ -331,7 +331,8 @@ def _funnel_content(insight: Insight) -> dict:
         precompute(insight, force=True)
         outcome = saved_result(insight)
     if outcome is None:
-        return {"error": "This funnel has no result yet."}
+        row = FunnelResult.objects.filter(insight=insight).only("error").first()
+        return {"error": (row.error if row else "") or "This funnel could not be computed."}
     return {"result": outcome, "funnel": outcome}
 
 

@@ -22,11 +22,12 @@ from django.views.decorators.http import require_GET, require_POST
 from analytics.insights import forms
 from analytics.insights.actions import do_delete_insight, do_save_insight, do_update_insight
 from analytics.insights.definitions import SIGNUP, QueryError, parse, to_json
-from analytics.insights.funnels import precompute, run_funnel, saved_result
-from analytics.insights.models import FunnelResult, Insight, InsightKind
+from analytics.insights.funnels import run_funnel
+from analytics.insights.models import Insight, InsightKind
 from analytics.insights.retention import run_retention
-from analytics.insights.trends import cached_trend, run_trend
+from analytics.insights.trends import run_trend
 from analytics.queries import catalog
+from analytics.views.dashboards import tile_content
 from analytics.views.plan import can_edit
 from projects.access import access_project
 from projects.actions import ActionRefused
@@ -297,46 +298,17 @@ def insight_delete(request, slug, insight_id):
     return redirect("analysis-home", slug=project.slug)
 
 
-def _saved_funnel(insight: Insight):
-    """The precomputed result; computed now when Celery has not done it yet. (outcome, error)"""
-    outcome = saved_result(insight)
-    if outcome is None:
-        precompute(insight, force=True)
-        outcome = saved_result(insight)
-    if outcome is None:
-        row = FunnelResult.objects.filter(insight=insight).only("error").first()
-        return None, (row.error if row else "") or "This funnel could not be computed."
-    return outcome, ""
-
-
-def _saved_result(project, insight: Insight):
-    """(result, error message) of a saved insight."""
-    if insight.kind == InsightKind.FUNNEL:
-        return _saved_funnel(insight)
-    try:
-        definition = parse(insight.kind, insight.query)
-        if insight.kind == InsightKind.TREND:
-            return cached_trend(project, definition), ""
-        if insight.kind == InsightKind.RETENTION:
-            return run_retention(project, definition), ""
-    except QueryError as error:
-        return None, str(error)
-    return None, ""
-
-
 @login_required
 @require_GET
 def insight_page(request, slug, insight_id):
     project = access_project(request.user, slug=slug)
     insight = _insight(project, insight_id)
-    result, error = _saved_result(project, insight)
     context = {
+        **tile_content(project, insight),  # what a dashboard tile of it shows: the same result
         "project": project,
         "tab": "analysis",
         "subtab": "home",
         "insight": insight,
-        "result": result,
-        "result_error": error,
         "edit_url": builder_url(project, insight.kind, insight.query, insight=insight)
         if insight.kind in BUILDERS
         else "",

@@ -234,7 +234,7 @@ def test_a_funnel_tile_shows_its_error(client, shop, board, viewer):
     )
     client.force_login(viewer)
     html = tile_html(client, shop, board, 1)
-    assert "This tile cannot be shown" in html and "no environment" in html
+    assert "This insight cannot be shown" in html and "no environment" in html
 
 
 def test_a_retention_tile_shows_the_table(client, shop, board, viewer):
@@ -283,7 +283,7 @@ def test_a_tile_that_cannot_run_says_why(client, shop, owner, viewer):
     do_add_tile(dashboard=dashboard, insight=insight, acting_user=owner)
     client.force_login(viewer)
     html = tile_html(client, shop, dashboard, 0)
-    assert "This tile cannot be shown" in html and "no environment" in html
+    assert "This insight cannot be shown" in html and "no environment" in html
 
 
 # --- tile controls -----------------------------------------------------------------------------------

@@ -475,6 +475,14 @@ def test_the_saved_retention_page_shows_its_table(shop, member):
     assert 'class="table retention-table"' in page
 
 
+def test_the_saved_kpi_page_shows_its_number_and_status(shop, member):
+    query = {"series": {"event": "purchase"}, "date_range": "90d", "target": 1000}
+    insight = do_save_insight(project=shop, kind="kpi", name="Purchases", query=query, acting_user=member)
+    page = text(logged_in(member).get(url("analysis-insight", shop, insight.id)))
+    assert 'class="kpi" data-status="below"' in page
+    assert "Target: ≥ 1,000" in page
+
+
 def test_the_home_page_lists_insights_by_kind_and_links_the_builders(project, member):
     do_save_insight(
         project=project, kind="funnel", name="Signup funnel", query={"steps": ["a", "b"]}, acting_user=member

@@ -12,8 +12,8 @@ event-time order. Rules (PostHog's and Mixpanel's simplified ID merge):
    - both persons are identified: nothing is merged, an ``IdentityWarning`` is recorded.
 4. A distinct id named as a known user (identify, alias target) marks its person identified.
 
-Queries count persons through ``PersonDistinctId`` (always current); ``events.person_id`` is the
-person at ingestion, which a later merge does not rewrite.
+Queries count persons through ``PersonDistinctId`` (always current), or from ``events.person_id``
+(the person at ingestion, which a later merge does not rewrite) mapped through ``PersonMerge``.
 """
 
 import uuid
@@ -25,7 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.ingest.incoming import PersonUpdate
-from analytics.models import IdentityWarning, Person, PersonDistinctId
+from analytics.models import IdentityWarning, Person, PersonDistinctId, PersonMerge
 from analytics.storage.base import EventRecord
 
 _LOCK_CLASS = 7_201  # advisory lock namespace: identity resolution of one project
@@ -156,6 +156,27 @@ class _ProjectResolver:
                 person_id=self._final(source_id)
             )
         Person.objects.filter(project_id=self.project_id, id__in=list(self.merged_into)).delete()
+        if self.merged_into:
+            finals = {source_id: self._final(source_id) for source_id in self.merged_into}
+            # Earlier merges into a person merged now point to its final person too.
+            for source_id, final_id in finals.items():
+                PersonMerge.objects.filter(project_id=self.project_id, person_id=source_id).update(
+                    person_id=final_id
+                )
+            PersonMerge.objects.bulk_create(
+                [
+                    PersonMerge(
+                        project_id=self.project_id,
+                        old_person_id=source_id,
+                        person_id=final_id,
+                        merged_at=self.now,
+                    )
+                    for source_id, final_id in finals.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["project", "old_person_id"],
+                update_fields=["person_id", "merged_at"],
+            )
         PersonDistinctId.objects.bulk_create(
             PersonDistinctId(
                 project_id=self.project_id, distinct_id=distinct_id, person_id=self.mapping[distinct_id]

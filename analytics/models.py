@@ -60,6 +60,27 @@ class PersonDistinctId(models.Model):
         return self.distinct_id
 
 
+class PersonMerge(models.Model):
+    """A person merged into another (identity resolution deletes the source). Events keep the person
+    they had at ingestion; queries that count people from ``events.person_id`` map it through this
+    table (a join on a small uuid table, much cheaper than joining every event's distinct id)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    old_person_id = models.UUIDField()
+    # Always the final person: a later merge of this person rewrites the rows that point to it.
+    person_id = models.UUIDField()
+    merged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "old_person_id"], name="person_merge_unique"),
+        ]
+        indexes = [models.Index(fields=["project", "person_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.old_person_id} -> {self.person_id}"
+
+
 class IdentityWarning(models.Model):
     """Something identity resolution refused to do on its own, for a person to look at."""
 
@@ -118,6 +139,7 @@ __all__ = [
     "IdentityWarning",
     "Person",
     "PersonDistinctId",
+    "PersonMerge",
     "PlanVersion",
     "PropertyDefinition",
     "PropertyGroup",

@@ -20,6 +20,7 @@ Exit status 0 when every goal is met.
 """
 
 import argparse
+import re
 import statistics
 import sys
 import time
@@ -116,7 +117,9 @@ def where_the_time_goes(fragment) -> list[tuple[str, float]]:
         total = node["Actual Total Time"] * node.get("Actual Loops", 1)
         children = sum(walk(child) for child in node.get("Plans", []))
         label = node["Node Type"] + (f" ({node['Relation Name']})" if "Relation Name" in node else "")
-        nodes.append((label, max(total - children, 0.0)))
+        # A CTE Scan's time includes running the CTE's own plan, which is walked (and counted) apart.
+        own = 0.0 if node["Node Type"] == "CTE Scan" else max(total - children, 0.0)
+        nodes.append((re.sub(r"events_p\d+", "events_p*", label), own))
         return total
 
     walk(plan["Plan"])
@@ -156,7 +159,8 @@ def bench_funnel(project, now, rounds: int) -> tuple[bool, float]:
         f"   run_funnel                        {ms(funnel_time)}   {funnel_time / scan_time:5.1f}x the bare read"
     )
     print(
-        f"   naive first entry + self-joins    {ms(naive_time)}   {naive_time / funnel_time:5.1f}x slower than run_funnel"
+        f"   naive first entry + self-joins    {ms(naive_time)}   {naive_time / funnel_time:5.1f}x run_funnel's time "
+        "(and wrong: it misses later entries that convert)"
     )
     scope = funnel_builder.FunnelScope(project.id, None, window.start, window.end)
     print("   where the time goes (EXPLAIN ANALYZE, own time per node):")
@@ -201,6 +205,10 @@ def main() -> int:
     stats = querydata.load(events=args.events, days=args.days, persons=args.persons)
     print(stats.describe() if hasattr(stats, "describe") else stats)
     project = Project.objects.get(id=stats.project_id)
+    with connection.cursor() as cursor:
+        # What autovacuum does after a bulk load (here, now): the visibility map lets the funnel's
+        # step events be read from the event-name index alone.
+        cursor.execute("VACUUM (ANALYZE) events")
     now = stats.end
     results = [bench_trend(project, now, args.rounds)]
     funnel_met, funnel_time = bench_funnel(project, now, args.rounds)

@@ -30,7 +30,7 @@ class StepResult:
     conversion_from_first: float  # 0..1
     conversion_from_previous: float
     drop_off: int  # people of the previous step who did not reach this one
-    median_seconds: float | None  # time from the previous step
+    median_seconds: float | None  # time from entering the funnel (step 1) to this step
     p90_seconds: float | None
 
 

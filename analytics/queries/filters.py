@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from analytics.insights.definitions import Breakdown, PropertyFilter
-from analytics.models import Person, PersonDistinctId
+from analytics.models import Person, PersonDistinctId, PersonMerge
 
 PERSON_TABLE = sql.Identifier(Person._meta.db_table)
 DISTINCT_ID_TABLE = sql.Identifier(PersonDistinctId._meta.db_table)
@@ -21,6 +21,16 @@ PERSON_JOIN = sql.SQL(
 ).format(pdi_table=DISTINCT_ID_TABLE)
 PERSON_PROPERTIES_JOIN = sql.SQL("LEFT JOIN {person_table} p ON p.id = pdi.person_id").format(
     person_table=PERSON_TABLE
+)
+
+# The same person from the event's own person id (set at ingestion), moved through later merges: a
+# join on a small uuid table instead of one on every event's distinct id (funnels, retention).
+ACTOR = sql.SQL("coalesce(pm.person_id, e.person_id)")
+MERGE_JOIN = sql.SQL(
+    "LEFT JOIN {merge_table} pm ON pm.project_id = e.project_id AND pm.old_person_id = e.person_id"
+).format(merge_table=sql.Identifier(PersonMerge._meta.db_table))
+ACTOR_PROPERTIES_JOIN = sql.SQL("LEFT JOIN {person_table} p ON p.id = {actor}").format(
+    person_table=PERSON_TABLE, actor=ACTOR
 )
 
 _COLUMNS = {

@@ -7,29 +7,32 @@ step events, sorted once:
 
 1. ``base``: the range's events of the steps' names (every event, in strict order, since any event
    breaks a strict chain), each with a bitmask of the steps (and exclusions) it matches, its
-   person (through ``person_distinct_id``: identity merges apply) and its breakdown value.
-2. ``levelK``: for each event matching step K, the best chain that ends there, as an array of the
-   step times ``[t1, ..., tK]``. The best chain is the one that started LATEST: it is the one most
-   likely to fit the window, whatever comes next. So the chain ending at a step-K event is the
-   maximum (arrays compare element by element, t1 first) of the chains ending at an earlier
-   step-(K-1) event, plus this event's time, kept only if ``tK - t1 <= window`` (the window is
-   inclusive: a step exactly at the limit counts). With ``ROWS UNBOUNDED PRECEDING`` the maximum is
-   a running aggregate: every level costs one linear pass over the already-sorted rows.
+   person (``events.person_id`` moved through later merges: a join on a small uuid table), its
+   time in epoch seconds and its breakdown value. With the person and time in the event-name
+   index, a week of step events is an index-only scan.
+2. ``levelK``: for each event matching step K, the best chain that ends there. The best chain is
+   the one that started LATEST: it is the one most likely to fit the window, whatever comes next.
+   So the chain ending at a step-K event starts at the latest start of the chains ending at an
+   earlier step-(K-1) event, kept only if ``tK - start <= window`` (inclusive: a step exactly at
+   the limit counts). With ``ROWS UNBOUNDED PRECEDING`` that maximum is a running aggregate: every
+   level costs one linear pass over the already-sorted rows. A chain is just its start time (a
+   float); with exclusion steps it is the array of its step times (``max`` compares arrays element
+   by element, start first), since exclusions sit between two given steps.
    - strict order: the previous event of the person (``lag``) must be the step-(K-1) event;
    - a per-step window narrows the frame to ``RANGE <seconds> PRECEDING``;
    - any order: for each event, the next time each step happens (a running ``min`` over the rows
      in reverse), and the steps reached are those within the window, in time order.
-3. ``people``: per person, the furthest step with a chain, that chain (for times to convert), the
-   breakdown value of their first step-1 event, and whether an exclusion event falls between the
-   chain's exclusion steps (such a person is left out).
-4. One aggregate over people: counts per step, median and p90 time from the previous step, for
+3. ``people``: per person, the furthest step with a chain, the time from entering the funnel to
+   each step (the fastest), the breakdown value of their first step-1 event, and whether an
+   exclusion event falls between the chain's exclusion steps (such a person is left out).
+4. One aggregate over people: counts per step, median and p90 time from entry to each step, for
    the whole funnel and per breakdown value (top N, the rest folded into "other").
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 from analytics.insights.definitions import FunnelQuery
@@ -52,7 +55,7 @@ class FunnelRow:
     breakdown: str | None
     is_other: bool
     counts: list[int]  # people who reached each step
-    median_seconds: list[float | None]  # from the previous step (None for step 1)
+    median_seconds: list[float | None]  # from entering the funnel (None for step 1)
     p90_seconds: list[float | None]
     median_total_seconds: float | None  # from step 1 to the last step, for those who converted
 
@@ -77,12 +80,12 @@ def _base(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
     exclusions = _mask([_matches(x.event, x.filters) for x in query.exclusions])
     all_filters = [*query.filters, *(flt for step in query.steps for flt in step.filters)]
     all_filters += [flt for x in query.exclusions for flt in x.filters]
-    joins = [f.PERSON_JOIN]
+    joins = [f.MERGE_JOIN]
     if f.needs_person(all_filters, query.breakdown):
-        joins.append(f.PERSON_PROPERTIES_JOIN)
+        joins.append(f.ACTOR_PROPERTIES_JOIN)
     breakdown = f.breakdown_value(query.breakdown) if query.breakdown else f.Fragment(sql.SQL("NULL::text"))
     global_filters = f.all_of(query.filters)
-    where = [sql.SQL("e.project_id = %s AND e.time >= %s AND e.time < %s AND e.distinct_id IS NOT NULL")]
+    where = [sql.SQL("e.project_id = %s AND e.time >= %s AND e.time < %s AND e.person_id IS NOT NULL")]
     params = [scope.project_id, scope.start, scope.end]
     if scope.environment_id is not None:
         where.append(sql.SQL("e.environment_id = %s"))
@@ -94,9 +97,8 @@ def _base(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
     params += global_filters.params
     text = sql.SQL(
         """
-        SELECT coalesce(pdi.person_id, e.person_id) AS actor,
-               extract(epoch FROM e.time)::float8 AS ts,
-               e.message_id AS tie,
+        SELECT {actor} AS actor,
+               date_part('epoch', e.time) AS ts,
                {steps} AS mask,
                {exclusions} AS xmask,
                {breakdown} AS bd
@@ -104,6 +106,7 @@ def _base(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
         WHERE {where}
         """
     ).format(
+        actor=f.ACTOR,
         steps=steps.sql,
         exclusions=exclusions.sql,
         breakdown=breakdown.sql,
@@ -113,7 +116,9 @@ def _base(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
     return f.Fragment(text, [*steps.params, *exclusions.params, *breakdown.params, *params])
 
 
-_ORDERED = sql.SQL("PARTITION BY actor ORDER BY ts, tie")
+# TRICKY: events at the same instant are ordered by their step mask, so a step's event sorts before
+# the next step's (and the order is deterministic without sorting on a wide text column).
+_ORDERED = sql.SQL("PARTITION BY actor ORDER BY ts, mask")
 
 
 def _prior_chain(query: FunnelQuery, index: int) -> sql.Composable:
@@ -132,33 +137,38 @@ def _prior_chain(query: FunnelQuery, index: int) -> sql.Composable:
 
 
 def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
+    """Per person: the furthest step, the time from entry to each step, the breakdown value.
+
+    Without exclusions a chain is only its start time (a float: cheap to carry through the window
+    aggregates); exclusions need every step's time, so the chain is then the array of them.
+    """
     steps = len(query.steps)
     window = sql.Literal(float(query.window_seconds))
+    arrays = bool(query.exclusions)
+    first, start, extend = (
+        (sql.SQL("ARRAY[ts]"), sql.SQL("prior[1]"), sql.SQL("prior || ts"))
+        if arrays
+        else (sql.SQL("ts"), sql.SQL("prior"), sql.SQL("prior"))
+    )
     relation = sql.SQL(
-        "(SELECT *, CASE WHEN mask & 1 <> 0 THEN ARRAY[ts] END AS c1 FROM ({base}) b) level1"
-    ).format(base=base)
+        "(SELECT *, CASE WHEN mask & 1 <> 0 THEN {first} END AS c1 FROM ({base}) b) level1"
+    ).format(first=first, base=base)
     for index in range(1, steps):
-        step_window = query.steps[index].window_seconds
-        hop = sql.SQL("")
-        if step_window is not None:
-            hop = sql.SQL(" AND ts - prior[array_length(prior, 1)] <= {}").format(
-                sql.Literal(float(step_window))
-            )
         kept = sql.SQL(", ").join(
             sql.Identifier(name)
-            for name in ("actor", "ts", "tie", "mask", "xmask", "bd", *(f"c{k}" for k in range(1, index + 1)))
+            for name in ("actor", "ts", "mask", "xmask", "bd", *(f"c{k}" for k in range(1, index + 1)))
         )
         relation = sql.SQL(
             """
-            (SELECT {kept}, CASE WHEN mask & {bit} <> 0 AND prior IS NOT NULL AND ts - prior[1] <= {window}{hop}
-                                 THEN prior || ts END AS {current}
+            (SELECT {kept}, CASE WHEN mask & {bit} <> 0 AND ts - {start} <= {window} THEN {extend} END AS {current}
              FROM (SELECT *, {prior} AS prior FROM {source}) with_prior) {alias}
             """
         ).format(
             kept=kept,
             bit=sql.Literal(1 << index),
+            start=start,
             window=window,
-            hop=hop,
+            extend=extend,
             current=sql.Identifier(f"c{index + 1}"),
             prior=_prior_chain(query, index),
             source=relation,
@@ -168,23 +178,39 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
         sql.SQL("WHEN count({}) > 0 THEN {}").format(sql.Identifier(f"c{k}"), sql.Literal(k))
         for k in range(steps, 0, -1)
     )
-    chain = sql.SQL(", ").join(
-        sql.SQL("min({})").format(sql.Identifier(f"c{k}")) for k in range(steps, 0, -1)
-    )
+    if arrays:
+        chain = sql.SQL(", ").join(
+            sql.SQL("min({})").format(sql.Identifier(f"c{k}")) for k in range(steps, 0, -1)
+        )
+        per_person = sql.SQL("coalesce({}) AS chain").format(chain)
+        times = sql.SQL("")
+    else:
+        # The fastest time from an entry to each step (ts minus the chain's start).
+        per_person = sql.SQL("NULL::float8[] AS chain")
+        times = sql.SQL("").join(
+            sql.SQL(", min(ts - {c}) AS {t}").format(c=sql.Identifier(f"c{k}"), t=sql.Identifier(f"t{k}"))
+            for k in range(2, steps + 1)
+        )
     return sql.SQL(
         """
-        SELECT actor, CASE {reached} ELSE 0 END AS reached, coalesce({chain}) AS chain,
-               (array_agg(bd ORDER BY ts, tie) FILTER (WHERE mask & 1 <> 0))[1] AS bd{exclusion_times}
+        SELECT actor, CASE {reached} ELSE 0 END AS reached, {per_person}{times},
+               (array_agg(bd ORDER BY ts, mask) FILTER (WHERE mask & 1 <> 0))[1] AS bd{exclusion_times}
         FROM {relation}
         GROUP BY actor
         """
-    ).format(reached=reached, chain=chain, relation=relation, exclusion_times=_exclusion_times(query))
+    ).format(
+        reached=reached,
+        per_person=per_person,
+        times=times,
+        relation=relation,
+        exclusion_times=_exclusion_times(query),
+    )
 
 
 def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
     window = sql.Literal(float(query.window_seconds))
     reverse = sql.SQL(
-        "PARTITION BY actor ORDER BY ts DESC, tie DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        "PARTITION BY actor ORDER BY ts DESC, mask DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
     )
     next_times = sql.SQL(", ").join(
         sql.SQL("min(CASE WHEN mask & {} <> 0 THEN ts END) OVER ({})").format(sql.Literal(1 << k), reverse)
@@ -194,7 +220,7 @@ def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composabl
         """
         SELECT actor, max(cardinality(chain)) AS reached,
                (max(ARRAY[cardinality(chain)::float8, -ts] || chain))[3:] AS chain,
-               (array_agg(bd ORDER BY ts, tie) FILTER (WHERE mask <> 0))[1] AS bd{exclusion_times}
+               (array_agg(bd ORDER BY ts, mask) FILTER (WHERE mask <> 0))[1] AS bd{exclusion_times}
         FROM (
             SELECT *, CASE WHEN mask <> 0 THEN ARRAY(SELECT x FROM unnest(next_times) x WHERE x - ts <= {window} ORDER BY x)
                            ELSE '{{}}'::float8[] END AS chain
@@ -245,11 +271,21 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
         sql.SQL("count(*) FILTER (WHERE reached >= {})").format(sql.Literal(k)) for k in range(1, steps + 1)
     )
 
+    # Time from entering the funnel to each step: from the chain's times when the chain is an array
+    # (exclusions, any order), else the fastest per step, computed per person.
+    uses_chain = query.order == "any" or bool(query.exclusions)
+    times = sql.SQL(", ").join(
+        sql.SQL("chain[{}] - chain[1] AS {}" if uses_chain else "{1} AS {1}").format(
+            sql.Literal(k), sql.Identifier(f"t{k}")
+        )
+        for k in range(2, steps + 1)
+    )
+
     def percentile(fraction: float) -> sql.Composable:
         return sql.SQL(", ").join(
-            sql.SQL(
-                "percentile_cont({}) WITHIN GROUP (ORDER BY chain[{}] - chain[{}]) FILTER (WHERE reached >= {})"
-            ).format(sql.Literal(fraction), sql.Literal(k), sql.Literal(k - 1), sql.Literal(k))
+            sql.SQL("percentile_cont({}) WITHIN GROUP (ORDER BY {}) FILTER (WHERE reached >= {})").format(
+                sql.Literal(fraction), sql.Identifier(f"t{k}"), sql.Literal(k)
+            )
             for k in range(2, steps + 1)
         )
 
@@ -257,7 +293,7 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
     text = sql.SQL(
         """
         WITH people AS (
-            SELECT reached, chain, bd FROM ({people}) per_person
+            SELECT reached, bd, {times} FROM ({people}) per_person
             WHERE reached > 0 AND NOT ({excluded})
         ), top AS (
             SELECT bd FROM people GROUP BY bd ORDER BY count(*) DESC, bd NULLS LAST LIMIT %s
@@ -270,13 +306,15 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
                ARRAY[{counts}] AS counts,
                ARRAY[NULL::float8, {medians}] AS medians,
                ARRAY[NULL::float8, {p90s}] AS p90s,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[{last}] - chain[1]) FILTER (WHERE reached >= {last})
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {last_time}) FILTER (WHERE reached >= {last})
         FROM labelled
         GROUP BY GROUPING SETS ({grouping_sets})
         ORDER BY 1 DESC, 4 DESC
         """
     ).format(
         people=people,
+        times=times,
+        last_time=sql.Identifier(f"t{steps}"),
         excluded=_excluded(query),
         counts=counts,
         medians=percentile(0.5),
@@ -290,8 +328,14 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
     return f.Fragment(text, [*base.params, limit])
 
 
+# The sort of a week's step events (hundreds of thousands of rows) spills to disk at PostgreSQL's
+# default 4 MB; this statement gets more, for its own transaction only.
+WORK_MEM = "128MB"
+
+
 def run(fragment: f.Fragment) -> list[FunnelRow]:
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
         cursor.execute(fragment.sql, fragment.params)
         return [
             FunnelRow(

@@ -38,11 +38,11 @@ def _bucket(column: str, query: RetentionQuery, scope: RetentionScope) -> sql.Co
 
 def _events(scope: RetentionScope, filters, *, event: str | None) -> tuple[sql.Composable, list]:
     """FROM/WHERE over the project's events of ``event`` (any event when None) matching ``filters``."""
-    joins = [f.PERSON_JOIN]
+    joins = [f.MERGE_JOIN]
     if f.needs_person(filters):
-        joins.append(f.PERSON_PROPERTIES_JOIN)
+        joins.append(f.ACTOR_PROPERTIES_JOIN)
     conditions = f.all_of(filters)
-    where = [sql.SQL("e.project_id = %s AND e.distinct_id IS NOT NULL")]
+    where = [sql.SQL("e.project_id = %s AND e.person_id IS NOT NULL")]
     params: list = [scope.project_id]
     if scope.environment_id is not None:
         where.append(sql.SQL("e.environment_id = %s"))
@@ -69,13 +69,13 @@ def build_retention_query(query: RetentionQuery, scope: RetentionScope) -> f.Fra
         WITH firsts AS (
             -- The FIRST occurrence ever (before the range too): a person who did it last month is
             -- not a new cohort member this month.
-            SELECT coalesce(pdi.person_id, e.person_id) AS actor, min(e.time) AS first_time
+            SELECT {actor} AS actor, min(e.time) AS first_time
             {cohort_from} AND e.time < %s
             GROUP BY 1
         ), cohort AS (
             SELECT actor, {cohort_bucket} AS cohort FROM firsts WHERE first_time >= %s
         ), returns AS (
-            SELECT DISTINCT coalesce(pdi.person_id, e.person_id) AS actor, {return_bucket} AS period
+            SELECT DISTINCT {actor} AS actor, {return_bucket} AS period
             {return_from} AND e.time >= %s AND e.time < %s
         )
         SELECT cohort, NULL::timestamptz AS period, count(*) FROM cohort GROUP BY 1
@@ -85,6 +85,7 @@ def build_retention_query(query: RetentionQuery, scope: RetentionScope) -> f.Fra
         GROUP BY 1, 2
         """
     ).format(
+        actor=f.ACTOR,
         cohort_from=cohort_from,
         cohort_bucket=_bucket("first_time", query, scope),
         return_bucket=_bucket("e.time", query, scope),

@@ -23,7 +23,8 @@ CREATE TABLE events (
 # funnel steps by event name, funnels and person timelines by distinct_id, session analysis.
 EVENTS_INDEXES = (
     "CREATE INDEX events_project_env_time ON events (project_id, environment_id, time DESC)",
-    "CREATE INDEX events_project_event_time ON events (project_id, event, time DESC)",
+    # person and session included: funnels, retention and unique counts read them index-only
+    "CREATE INDEX events_project_event_time ON events (project_id, event, time) INCLUDE (distinct_id, person_id, session_id)",
     "CREATE INDEX events_project_distinct_time ON events (project_id, distinct_id, time)",
     "CREATE INDEX events_project_session_time ON events (project_id, session_id, time) WHERE session_id IS NOT NULL",
 )

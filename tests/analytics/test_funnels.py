@@ -57,10 +57,11 @@ def test_ordered_funnel_counts_conversion_drop_off_and_times(shoppers):
     assert [s.conversion_from_first for s in outcome.steps] == [1, 0.75, 0.25]
     assert [round(s.conversion_from_previous, 4) for s in outcome.steps] == [1, 0.75, 0.3333]
     assert [s.drop_off for s in outcome.steps] == [0, 1, 2]
-    # view -> cart: A 300 s, E 1200 s, B 3600 s. percentile_cont(0.9): 1200 + 0.8 * 2400.
+    # Times from entering the funnel. view -> cart: A 300 s, E 1200 s, B 3600 s;
+    # percentile_cont(0.9): 1200 + 0.8 * 2400. view -> buy: A 1200 s.
     assert outcome.steps[1].median_seconds == 1200
     assert outcome.steps[1].p90_seconds == pytest.approx(3120)
-    assert (outcome.steps[2].median_seconds, outcome.steps[2].p90_seconds) == (900, 900)
+    assert (outcome.steps[2].median_seconds, outcome.steps[2].p90_seconds) == (1200, 1200)
     assert outcome.median_total_seconds == 1200  # A: 10:00 -> 10:20
     assert outcome.conversion == 0.25
 
@@ -96,7 +97,7 @@ def test_a_later_entry_that_fits_the_window_counts_not_only_the_first(project):
     )
     outcome = funnel(project, window_seconds=3600)
     assert counts(outcome) == [1, 1, 1]
-    assert [s.median_seconds for s in outcome.steps] == [None, 1800, 1200]
+    assert [s.median_seconds for s in outcome.steps] == [None, 1800, 3000]  # from the 12:00 entry
 
 
 def test_a_step_exactly_at_the_window_limit_counts_and_a_second_later_does_not(project):
@@ -160,6 +161,44 @@ def test_people_are_followed_across_login(project):
         [ev(project, "2026-11-10 10:10", "cart", "u1"), ev(project, "2026-11-10 10:20", "buy", "u1")],
         links={"u1": "anon-1"},
     )
+    assert counts(funnel(project)) == [1, 1, 1]
+
+
+def test_an_anonymous_person_merged_into_a_known_user_counts_once(project):
+    from analytics.models import PersonMerge
+
+    write([ev(project, "2026-11-10 09:00", "page_view", "u2")], links={"u2": "u2-phone"})  # identified
+    write([ev(project, "2026-11-10 10:00", "view", "anon-2")])  # a person of its own
+    write(
+        [ev(project, "2026-11-10 10:10", "cart", "u2"), ev(project, "2026-11-10 10:20", "buy", "u2")],
+        links={"u2": "anon-2"},
+    )
+    assert PersonMerge.objects.filter(project=project).count() == 1  # anon-2's person went into u2's
+    assert counts(funnel(project)) == [1, 1, 1]
+
+
+def test_merges_of_merged_persons_point_to_the_final_person(project):
+    from analytics.identity import resolve_persons
+    from analytics.ingest.incoming import PersonUpdate
+    from analytics.models import PersonDistinctId, PersonMerge
+    from analytics.storage import get_store
+
+    def send(record, **update):
+        get_store().insert_new(
+            [record],
+            prepare=lambda fresh: resolve_persons(
+                fresh, {(project.id, record.message_id): PersonUpdate(**update)}
+            ),
+        )
+
+    send(ev(project, "2026-11-10 09:00", "page_view", "u"), link="u-phone", identify=True)  # a known user
+    send(ev(project, "2026-11-10 10:00", "view", "anon-a"))
+    send(ev(project, "2026-11-10 10:05", "cart", "anon-b"))
+    send(ev(project, "2026-11-10 10:06", "page_view", "anon-b"), link="anon-a")  # neither known: a joins b
+    send(ev(project, "2026-11-10 10:20", "buy", "u"), link="anon-b", identify=True)  # b's person joins u's
+    final = PersonDistinctId.objects.get(project=project, distinct_id="u").person_id
+    assert set(PersonMerge.objects.filter(project=project).values_list("person_id", flat=True)) == {final}
+    assert PersonMerge.objects.filter(project=project).count() == 2
     assert counts(funnel(project)) == [1, 1, 1]
 
 

@@ -1,22 +1,19 @@
 WITH people AS (
-            SELECT reached, chain, bd FROM (
-        SELECT actor, CASE WHEN count("c3") > 0 THEN 3 WHEN count("c2") > 0 THEN 2 WHEN count("c1") > 0 THEN 1 ELSE 0 END AS reached, coalesce(min("c3"), min("c2"), min("c1")) AS chain,
-               (array_agg(bd ORDER BY ts, tie) FILTER (WHERE mask & 1 <> 0))[1] AS bd
+            SELECT reached, bd, "t2" AS "t2", "t3" AS "t3" FROM (
+        SELECT actor, CASE WHEN count("c3") > 0 THEN 3 WHEN count("c2") > 0 THEN 2 WHEN count("c1") > 0 THEN 1 ELSE 0 END AS reached, NULL::float8[] AS chain, min(ts - "c2") AS "t2", min(ts - "c3") AS "t3",
+               (array_agg(bd ORDER BY ts, mask) FILTER (WHERE mask & 1 <> 0))[1] AS bd
         FROM
-            (SELECT "actor", "ts", "tie", "mask", "xmask", "bd", "c1", "c2", CASE WHEN mask & 4 <> 0 AND prior IS NOT NULL AND ts - prior[1] <= 3600.0
-                                 THEN prior || ts END AS "c3"
-             FROM (SELECT *, max("c2") OVER (PARTITION BY actor ORDER BY ts, tie ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior FROM
-            (SELECT "actor", "ts", "tie", "mask", "xmask", "bd", "c1", CASE WHEN mask & 2 <> 0 AND prior IS NOT NULL AND ts - prior[1] <= 3600.0
-                                 THEN prior || ts END AS "c2"
-             FROM (SELECT *, max("c1") OVER (PARTITION BY actor ORDER BY ts, tie ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior FROM (SELECT *, CASE WHEN mask & 1 <> 0 THEN ARRAY[ts] END AS c1 FROM (
-        SELECT coalesce(pdi.person_id, e.person_id) AS actor,
-               extract(epoch FROM e.time)::float8 AS ts,
-               e.message_id AS tie,
+            (SELECT "actor", "ts", "mask", "xmask", "bd", "c1", "c2", CASE WHEN mask & 4 <> 0 AND ts - prior <= 3600.0 THEN prior END AS "c3"
+             FROM (SELECT *, max("c2") OVER (PARTITION BY actor ORDER BY ts, mask ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior FROM
+            (SELECT "actor", "ts", "mask", "xmask", "bd", "c1", CASE WHEN mask & 2 <> 0 AND ts - prior <= 3600.0 THEN prior END AS "c2"
+             FROM (SELECT *, max("c1") OVER (PARTITION BY actor ORDER BY ts, mask ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior FROM (SELECT *, CASE WHEN mask & 1 <> 0 THEN ts END AS c1 FROM (
+        SELECT coalesce(pm.person_id, e.person_id) AS actor,
+               date_part('epoch', e.time) AS ts,
                (CASE WHEN (e.event = %s AND TRUE) THEN 1 ELSE 0 END) | (CASE WHEN (e.event = %s AND ((CASE WHEN jsonb_typeof(e.properties -> %s) = 'number' THEN (e.properties ->> %s)::float8 END) >= %s)) THEN 2 ELSE 0 END) | (CASE WHEN (e.event = %s AND TRUE) THEN 4 ELSE 0 END) AS mask,
                0 AS xmask,
                NULL::text AS bd
-        FROM events e LEFT JOIN "analytics_persondistinctid" pdi ON pdi.project_id = e.project_id AND pdi.distinct_id = e.distinct_id
-        WHERE e.project_id = %s AND e.time >= %s AND e.time < %s AND e.distinct_id IS NOT NULL AND e.event = ANY(%s) AND TRUE
+        FROM events e LEFT JOIN "analytics_personmerge" pm ON pm.project_id = e.project_id AND pm.old_person_id = e.person_id
+        WHERE e.project_id = %s AND e.time >= %s AND e.time < %s AND e.person_id IS NOT NULL AND e.event = ANY(%s) AND TRUE
         ) b) level1) with_prior) "level2"
             ) with_prior) "level3"
         GROUP BY actor
@@ -31,9 +28,9 @@ WITH people AS (
         )
         SELECT true AS is_total, NULL::text, false,
                ARRAY[count(*) FILTER (WHERE reached >= 1), count(*) FILTER (WHERE reached >= 2), count(*) FILTER (WHERE reached >= 3)] AS counts,
-               ARRAY[NULL::float8, percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[2] - chain[1]) FILTER (WHERE reached >= 2), percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[3] - chain[2]) FILTER (WHERE reached >= 3)] AS medians,
-               ARRAY[NULL::float8, percentile_cont(0.9) WITHIN GROUP (ORDER BY chain[2] - chain[1]) FILTER (WHERE reached >= 2), percentile_cont(0.9) WITHIN GROUP (ORDER BY chain[3] - chain[2]) FILTER (WHERE reached >= 3)] AS p90s,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[3] - chain[1]) FILTER (WHERE reached >= 3)
+               ARRAY[NULL::float8, percentile_cont(0.5) WITHIN GROUP (ORDER BY "t2") FILTER (WHERE reached >= 2), percentile_cont(0.5) WITHIN GROUP (ORDER BY "t3") FILTER (WHERE reached >= 3)] AS medians,
+               ARRAY[NULL::float8, percentile_cont(0.9) WITHIN GROUP (ORDER BY "t2") FILTER (WHERE reached >= 2), percentile_cont(0.9) WITHIN GROUP (ORDER BY "t3") FILTER (WHERE reached >= 3)] AS p90s,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY "t3") FILTER (WHERE reached >= 3)
         FROM labelled
         GROUP BY GROUPING SETS (())
         ORDER BY 1 DESC, 4 DESC

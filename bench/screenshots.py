@@ -6,7 +6,7 @@
 
 Chromium is the system one, launched exactly as the browser tests launch it (tests/e2e/conftest.py;
 BEACON_CHROMIUM overrides its path). Writes docs/screenshots/{login,projects,project-overview,api-keys,plan,plan-event,plan-violations,live,
-debug-session,release,signup}.png. Sends a few events with the write key it creates (for the live pages).
+debug-session,release,trends,funnel,retention,dashboard,sql-console,signup}.png. Sends a few events with the write key it creates (for the live pages).
 """
 
 import argparse
@@ -150,6 +150,32 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             page.get_by_role("link", name="Shop 1.6.0-rc.1").first.click()
             expect(page.locator("table").first).to_be_visible()
             shoot(page, "release")
+
+            base = f"/projects/{DEMO_PROJECT}/analysis"
+            page.goto(
+                f"{base}/trends/?series.0.event=page_view&series.1.event=purchase&series.1.math=users"
+                "&interval=hour&date_range.range=7d&environment=production&compare=1"
+            )
+            expect(page.locator("[data-chart] canvas")).to_be_visible()
+            shoot(page, "trends")
+            page.goto(f"{base}/")
+            page.get_by_role("link", name="Click to purchase").first.click()
+            expect(page.locator(".funnel-count").first).to_be_visible()
+            shoot(page, "funnel")
+            page.goto(f"{base}/")
+            page.get_by_role("link", name="Signups who come back to buy").first.click()
+            expect(page.locator("table.retention-table")).to_be_visible()
+            shoot(page, "retention")
+            page.goto(f"{base}/dashboards/")
+            page.get_by_role("link", name="Shop overview").first.click()
+            expect(page.locator(".kpi-value").first).to_be_visible()
+            expect(page.locator(".tile [data-chart] canvas").first).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            shoot(page, "dashboard")
+            page.goto(f"/projects/{DEMO_PROJECT}/sql/")
+            page.get_by_role("button", name="Run").click()
+            expect(page.locator("table.console-rows")).to_be_visible()
+            shoot(page, "sql-console")
 
             page.context.clear_cookies()
             page.goto("/signup/")

@@ -47,7 +47,7 @@ DEMO_INSIGHTS = (
     (
         "kpi",
         "Purchases this week",
-        {"series": {"event": "purchase"}, "date_range": "7d", "target": 400, "lower": 350, "upper": 600},
+        {"series": {"event": "purchase"}, "date_range": "7d", "target": 900, "lower": 800, "upper": 1200},
     ),
     (
         "kpi",
@@ -60,7 +60,7 @@ DEMO_INSIGHTS = (
         {
             "series": {"event": "purchase", "math": "sum", "property": "revenue"},
             "date_range": "7d",
-            "target": 60000,
+            "target": 150000,
         },
     ),
     (

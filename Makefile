@@ -63,3 +63,4 @@ bench: migrate
 	$(PY) bench/ingest.py
 	$(PY) bench/validate.py
 	$(PY) bench/live.py
+	$(PY) bench/queries.py

@@ -179,7 +179,8 @@ class LoadStats:
         ]
         if self.mix:
             total = sum(self.mix.values())
-            shares = ", ".join(f"{name} {count / total:.1%}" for name, count in self.mix.items())
+            by_count = sorted(self.mix.items(), key=lambda item: -item[1])
+            shares = ", ".join(f"{name} {count / total:.1%}" for name, count in by_count)
             lines.append(f"mix: {shares}")
         return "\n".join(lines)
 

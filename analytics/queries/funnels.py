@@ -194,11 +194,12 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
     return sql.SQL(
         """
         SELECT actor, CASE {reached} ELSE 0 END AS reached, {per_person}{times},
-               (array_agg(bd ORDER BY ts, mask) FILTER (WHERE mask & 1 <> 0))[1] AS bd{exclusion_times}
+               {breakdown} AS bd{exclusion_times}
         FROM {relation}
         GROUP BY actor
         """
     ).format(
+        breakdown=_first_breakdown(query, sql.SQL("mask & 1 <> 0")),
         reached=reached,
         per_person=per_person,
         times=times,
@@ -220,7 +221,7 @@ def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composabl
         """
         SELECT actor, max(cardinality(chain)) AS reached,
                (max(ARRAY[cardinality(chain)::float8, -ts] || chain))[3:] AS chain,
-               (array_agg(bd ORDER BY ts, mask) FILTER (WHERE mask <> 0))[1] AS bd{exclusion_times}
+               {breakdown} AS bd{exclusion_times}
         FROM (
             SELECT *, CASE WHEN mask <> 0 THEN ARRAY(SELECT x FROM unnest(next_times) x WHERE x - ts <= {window} ORDER BY x)
                            ELSE '{{}}'::float8[] END AS chain
@@ -229,7 +230,20 @@ def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composabl
         ) chains
         GROUP BY actor
         """
-    ).format(next_times=next_times, window=window, base=base, exclusion_times=_exclusion_times(query))
+    ).format(
+        next_times=next_times,
+        window=window,
+        base=base,
+        breakdown=_first_breakdown(query, sql.SQL("mask <> 0")),
+        exclusion_times=_exclusion_times(query),
+    )
+
+
+def _first_breakdown(query: FunnelQuery, entered: sql.Composable) -> sql.Composable:
+    """The breakdown value of the person's first entry (NULL without a breakdown: no aggregate)."""
+    if query.breakdown is None:
+        return sql.SQL("NULL::text")
+    return sql.SQL("(array_agg(bd ORDER BY ts, mask) FILTER (WHERE {}))[1]").format(entered)
 
 
 def _exclusion_times(query: FunnelQuery) -> sql.Composable:

@@ -1,7 +1,7 @@
 WITH people AS (
             SELECT reached, bd, "t2" AS "t2", "t3" AS "t3" FROM (
         SELECT actor, CASE WHEN count("c3") > 0 THEN 3 WHEN count("c2") > 0 THEN 2 WHEN count("c1") > 0 THEN 1 ELSE 0 END AS reached, NULL::float8[] AS chain, min(ts - "c2") AS "t2", min(ts - "c3") AS "t3",
-               (array_agg(bd ORDER BY ts, mask) FILTER (WHERE mask & 1 <> 0))[1] AS bd
+               NULL::text AS bd
         FROM
             (SELECT "actor", "ts", "mask", "xmask", "bd", "c1", "c2", CASE WHEN mask & 4 <> 0 AND ts - prior <= 3600.0 THEN prior END AS "c3"
              FROM (SELECT *, max("c2") OVER (PARTITION BY actor ORDER BY ts, mask ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior FROM

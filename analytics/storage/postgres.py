@@ -68,7 +68,7 @@ _DIRTY_TRIGGER = (
 
 # TRICKY: these run inside one transaction after the claimed hours are copied to `refresh_hours`.
 # Rows are deleted and recomputed per claimed (project, hour); days are rebuilt from their hours.
-_REFRESH_STEPS = (
+_REFRESH_SETUP = (
     "DROP TABLE IF EXISTS pg_temp.refresh_hours, pg_temp.refresh_days",
     "CREATE TEMP TABLE refresh_hours (project_id bigint, hour timestamptz) ON COMMIT DROP",
     """
@@ -79,22 +79,34 @@ _REFRESH_STEPS = (
     CREATE TEMP TABLE refresh_days ON COMMIT DROP AS
     SELECT DISTINCT project_id, date_trunc('day', hour, 'UTC') AS day FROM refresh_hours
     """,
+    # A temp table has no statistics until analyzed (the planner would guess thousands of rows).
+    "ANALYZE pg_temp.refresh_hours, pg_temp.refresh_days",
     "DELETE FROM event_counts_hourly r USING refresh_hours h WHERE r.project_id = h.project_id AND r.bucket = h.hour",
+    "DELETE FROM event_actors_hourly r USING refresh_hours h WHERE r.project_id = h.project_id AND r.bucket = h.hour",
+)
+# Run once per claimed UTC day, with that day's bounds: the events are read from that day's partition
+# only, and matched to the claimed hours by equality. TRICKY: a join on the hour's range instead let
+# the planner hash-join every event of the project to the hours (21 s a minute at 10M events for one
+# dirty hour; 0.05 s this way).
+_REFRESH_HOURS_OF_DAY = (
     """
     INSERT INTO event_counts_hourly (bucket, project_id, environment_id, event, events)
     SELECT h.hour, e.project_id, e.environment_id, e.event, count(*)
-    FROM refresh_hours h
-    JOIN events e ON e.project_id = h.project_id AND e.time >= h.hour AND e.time < h.hour + interval '1 hour'
+    FROM events e
+    JOIN refresh_hours h ON h.project_id = e.project_id AND h.hour = date_trunc('hour', e.time, 'UTC')
+    WHERE e.time >= %(day)s AND e.time < %(next_day)s
     GROUP BY h.hour, e.project_id, e.environment_id, e.event
     """,
-    "DELETE FROM event_actors_hourly r USING refresh_hours h WHERE r.project_id = h.project_id AND r.bucket = h.hour",
     """
     INSERT INTO event_actors_hourly (bucket, project_id, environment_id, event, distinct_id, session_id, events)
     SELECT h.hour, e.project_id, e.environment_id, e.event, e.distinct_id, e.session_id, count(*)
-    FROM refresh_hours h
-    JOIN events e ON e.project_id = h.project_id AND e.time >= h.hour AND e.time < h.hour + interval '1 hour'
+    FROM events e
+    JOIN refresh_hours h ON h.project_id = e.project_id AND h.hour = date_trunc('hour', e.time, 'UTC')
+    WHERE e.time >= %(day)s AND e.time < %(next_day)s
     GROUP BY h.hour, e.project_id, e.environment_id, e.event, e.distinct_id, e.session_id
     """,
+)
+_REFRESH_DAYS = (
     "DELETE FROM event_counts_daily r USING refresh_days d WHERE r.project_id = d.project_id AND r.bucket = d.day",
     """
     INSERT INTO event_counts_daily (bucket, project_id, environment_id, event, events)
@@ -227,7 +239,8 @@ class PostgresStore(EventStore):
         1. Take a transaction-level advisory lock; if another refresh holds it, do nothing.
         2. Claim every committed dirty mark (DELETE ... RETURNING). Marks written by transactions
            still in flight are invisible, so they stay for the next run: nothing is missed.
-        3. Recompute the claimed hours from raw events, then their days from the hours.
+        3. Recompute the claimed hours from raw events, one claimed UTC day (partition) at a time,
+           then their days from the hours.
         ``full=True`` first marks every hour that has events (rebuild from scratch).
         """
         with transaction.atomic(), connection.cursor() as cursor:
@@ -241,7 +254,14 @@ class PostgresStore(EventStore):
                     SELECT DISTINCT project_id, date_trunc('hour', time, 'UTC') FROM events
                     """
                 )
-            for statement in _REFRESH_STEPS:
+            for statement in _REFRESH_SETUP:
+                cursor.execute(statement)
+            cursor.execute("SELECT DISTINCT day FROM refresh_days ORDER BY day")
+            for (day,) in cursor.fetchall():
+                bounds = {"day": day, "next_day": day + timedelta(days=1)}
+                for statement in _REFRESH_HOURS_OF_DAY:
+                    cursor.execute(statement, bounds)
+            for statement in _REFRESH_DAYS:
                 cursor.execute(statement)
             cursor.execute("SELECT count(*) FROM refresh_hours")
             return cursor.fetchone()[0]

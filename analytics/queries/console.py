@@ -294,8 +294,16 @@ def _text_adapters() -> AdaptersMap:
 _TEXT_ADAPTERS = _text_adapters()
 # Keys of Django's OPTIONS that are Django's, not libpq's or psycopg.connect()'s.
 _DJANGO_ONLY_OPTIONS = {"pool", "server_side_binding", "isolation_level", "assume_role", "cursor_factory"}
-_SET_TIMEOUT_SQL = sql.SQL("SELECT set_config('statement_timeout', %s, false)")
-_SET_SEARCH_PATH_SQL = sql.SQL("SELECT set_config('search_path', %s, false)")
+# SET statements, not set_config(): the function is revoked from PUBLIC (migration 0011), since a
+# console query could otherwise raise its own work_mem to gigabytes.
+
+
+def _set_timeout_sql(timeout_ms: int) -> sql.Composed:
+    return sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(timeout_ms)))
+
+
+def _set_search_path_sql(project_id: int) -> sql.Composed:
+    return sql.SQL("SET search_path = {}").format(sql.Identifier(schema_name(project_id)))
 
 
 def _connect(project_id: int) -> psycopg.Connection:
@@ -334,8 +342,8 @@ def run_query(project_id: int, query: str) -> ConsoleResult:
         with _connect(project_id) as console:
             console.read_only = True  # BEGIN READ ONLY, whatever the role's defaults say
             with console.cursor() as setup, console.cursor(name=CURSOR_NAME) as cursor:
-                setup.execute(_SET_SEARCH_PATH_SQL, [schema_name(project_id)])
-                setup.execute(_SET_TIMEOUT_SQL, [str(timeout_ms)])
+                setup.execute(_set_search_path_sql(project_id))
+                setup.execute(_set_timeout_sql(timeout_ms))
                 # The user's text, on purpose: the role, not this string, is the boundary (see above).
                 cursor.execute(sql.SQL(query))
                 rows, truncated = _fetch(cursor, setup, deadline=started + timeout_ms / 1000)
@@ -368,7 +376,7 @@ def _fetch(cursor, setup, *, deadline: float) -> tuple[list[tuple], bool]:
         remaining_ms = int((deadline - time.monotonic()) * 1000)
         if remaining_ms <= 0:
             raise errors.QueryCanceled("canceling statement due to statement timeout")
-        setup.execute(_SET_TIMEOUT_SQL, [str(remaining_ms)])
+        setup.execute(_set_timeout_sql(remaining_ms))
         wanted = min(FETCH_BATCH, limit + 1 - len(rows))
         batch = cursor.fetchmany(wanted)
         rows.extend(batch)

@@ -225,6 +225,8 @@ def _text(value, path: str, *, required: bool = True, max_length: int = 200) -> 
         raise QueryError(path, "Expected a string.")
     if len(value) > max_length:
         raise QueryError(path, f"At most {max_length} characters.")
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise QueryError(path, "Must not contain a NUL character.")
     return value
 
 
@@ -239,9 +241,11 @@ def _choice(value, path: str, choices, default):
 def _integer(value, path: str, *, default, minimum: int, maximum: int) -> int:
     if value is None or value == "":
         return default
+    if isinstance(value, bool):
+        raise QueryError(path, "Expected an integer.")
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float (JSON 1e999)
         raise QueryError(path, "Expected an integer.") from None
     if isinstance(value, float) and value != number:
         raise QueryError(path, "Expected an integer.")
@@ -257,7 +261,7 @@ def _number(value, path: str) -> float | None:
         raise QueryError(path, "Expected a number.")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         raise QueryError(path, "Expected a number.") from None
     if not math.isfinite(number):
         raise QueryError(path, "Expected a finite number.")
@@ -310,11 +314,15 @@ def parse_filter(data, path: str) -> PropertyFilter:
 
 
 def _scalar(value, path: str):
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int | float):
+        return _number(value, path) if isinstance(value, float) or abs(value) > 2**53 else value
     if isinstance(value, str):
         if len(value) > 1000:
             raise QueryError(path, "At most 1000 characters.")
+        if "\x00" in value:
+            raise QueryError(path, "Must not contain a NUL character.")
         return value
     raise QueryError(path, "Expected a string, number or boolean.")
 
@@ -446,6 +454,13 @@ def parse_funnel(data) -> FunnelQuery:
                 filters=parse_filters(item.get("filters"), f"{path}.filters"),
             )
         )
+    order = _choice(data.get("order"), "order", FUNNEL_ORDERS, "ordered")
+    if order == "any":
+        # With steps in any order there is no "previous step" to time or to exclude from.
+        if any(step.window_seconds is not None for step in steps):
+            raise QueryError("order", "Per-step windows need ordered or strict steps.")
+        if exclusions:
+            raise QueryError("exclusions", "Exclusion steps need ordered or strict steps.")
     return FunnelQuery(
         steps=tuple(steps),
         window_seconds=_integer(
@@ -455,7 +470,7 @@ def parse_funnel(data) -> FunnelQuery:
             minimum=1,
             maximum=MAX_RANGE_DAYS * 86400,
         ),
-        order=_choice(data.get("order"), "order", FUNNEL_ORDERS, "ordered"),
+        order=order,
         exclusions=tuple(exclusions),
         date_range=parse_date_range(data.get("date_range")),
         environment=_text(data.get("environment"), "environment", required=False, max_length=50),

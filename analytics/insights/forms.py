@@ -122,7 +122,10 @@ def _seconds(value, unit, path: str) -> int | None:
         raise QueryError(path, "Expected a number.") from None
     if not math.isfinite(number) or number <= 0:
         raise QueryError(path, "More than zero.")
-    return max(round(number * WINDOW_UNITS[unit]), 1)
+    seconds = number * WINDOW_UNITS[unit]
+    if not math.isfinite(seconds) or seconds > 10**12:  # parse_funnel names the real limit
+        raise QueryError(path, "Too long a window.")
+    return max(round(seconds), 1)
 
 
 def trend_definition(values: dict) -> dict:

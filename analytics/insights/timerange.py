@@ -81,6 +81,13 @@ def floor_local(moment: datetime, interval: str, zone: ZoneInfo) -> datetime:
 
 
 def resolve(date_range: DateRange, *, interval: str, timezone: str, now: datetime) -> Window:
+    try:
+        return _resolve(date_range, interval=interval, timezone=timezone, now=now)
+    except OverflowError:  # 9999-12-31 plus a day, or year 1 in a zone east of UTC
+        raise QueryError("date_range", "A date between the years 1900 and 9000.") from None
+
+
+def _resolve(date_range: DateRange, *, interval: str, timezone: str, now: datetime) -> Window:
     zone = ZoneInfo(timezone)
     step = INTERVALS[interval]
     if date_range.range:

@@ -154,14 +154,21 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
         "(SELECT *, CASE WHEN mask & 1 <> 0 THEN {first} END AS c1 FROM ({base}) b) level1"
     ).format(first=first, base=base)
     for index in range(1, steps):
+        # A strict chain's previous step is the previous event: its time bounds a per-step window.
+        # (In ordered mode the RANGE frame of _prior_chain does it.)
+        hop, previous_time = sql.SQL(""), sql.SQL("")
+        step_window = query.steps[index].window_seconds
+        if query.order == "strict" and step_window is not None:
+            hop = sql.SQL(" AND ts - previous_ts <= {}").format(sql.Literal(float(step_window)))
+            previous_time = sql.SQL(", lag(ts) OVER ({}) AS previous_ts").format(_ORDERED)
         kept = sql.SQL(", ").join(
             sql.Identifier(name)
             for name in ("actor", "ts", "mask", "xmask", "bd", *(f"c{k}" for k in range(1, index + 1)))
         )
         relation = sql.SQL(
             """
-            (SELECT {kept}, CASE WHEN mask & {bit} <> 0 AND ts - {start} <= {window} THEN {extend} END AS {current}
-             FROM (SELECT *, {prior} AS prior FROM {source}) with_prior) {alias}
+            (SELECT {kept}, CASE WHEN mask & {bit} <> 0 AND ts - {start} <= {window}{hop} THEN {extend} END AS {current}
+             FROM (SELECT *, {prior} AS prior{previous_time} FROM {source}) with_prior) {alias}
             """
         ).format(
             kept=kept,
@@ -171,6 +178,8 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
             extend=extend,
             current=sql.Identifier(f"c{index + 1}"),
             prior=_prior_chain(query, index),
+            hop=hop,
+            previous_time=previous_time,
             source=relation,
             alias=sql.Identifier(f"level{index + 1}"),
         )

@@ -120,6 +120,14 @@ def test_a_per_step_window_limits_the_time_from_the_previous_step(shoppers):
     assert counts(funnel(shoppers, steps=steps)) == [4, 3, 1]
 
 
+def test_a_per_step_window_applies_in_strict_order_too(project):
+    write([ev(project, "2026-11-10 10:00", "view", "S"), ev(project, "2026-11-10 12:00", "cart", "S")])
+    steps = ["view", {"event": "cart", "window_seconds": 60}]
+    assert counts(funnel(project, steps=steps, order="strict")) == [1, 0]
+    steps[1]["window_seconds"] = 7200
+    assert counts(funnel(project, steps=steps, order="strict")) == [1, 1]
+
+
 def test_exclusion_steps_leave_out_people_who_did_the_excluded_event_in_between(shoppers):
     write(
         [
@@ -223,6 +231,9 @@ def test_an_empty_funnel_is_zeros(project):
         ({"steps": ["a", "b"], "order": "random"}, "order"),
         ({"steps": ["a", "b"], "exclusions": [{"event": "x", "from_step": 1}]}, "exclusions.0.from_step"),
         ({"steps": ["a", {"event": ""}]}, "steps.1.event"),
+        ({"steps": ["a", {"event": "b", "window_seconds": 60}], "order": "any"}, "order"),
+        ({"steps": ["a", "b"], "order": "any", "exclusions": [{"event": "x"}]}, "exclusions"),
+        ({"steps": ["a", "b"], "window_seconds": 1e999}, "window_seconds"),
     ],
 )
 def test_bad_funnels_name_the_field(query, field):

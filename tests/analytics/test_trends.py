@@ -262,3 +262,36 @@ def test_bad_definitions_name_the_field(project, query, field):
     with pytest.raises(QueryError) as error:
         run_trend(project, parse_trend(query), now=NOW)
     assert error.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"series": [{"event": "x\x00"}]}, "series.0.event"),
+        (
+            {"series": [{"event": "x", "filters": [{"property": "a", "value": "b\x00"}]}]},
+            "series.0.filters.0.value",
+        ),
+        (
+            {"series": [{"event": "x", "filters": [{"property": "a", "value": float("inf")}]}]},
+            "series.0.filters.0.value",
+        ),
+        (
+            {"series": [{"event": "x", "filters": [{"property": "a", "operator": "gt", "value": 10**400}]}]},
+            "series.0.filters.0.value",
+        ),
+        (
+            {"series": [{"event": "x"}], "breakdown": {"property": "a", "limit": float("inf")}},
+            "breakdown.limit",
+        ),
+        ({"series": [{"event": "x"}], "breakdown": {"property": "a", "limit": True}}, "breakdown.limit"),
+        (
+            {"series": [{"event": "x"}], "date_range": {"date_from": "9999-12-01", "date_to": "9999-12-31"}},
+            "date_range",
+        ),
+    ],
+)
+def test_hostile_values_are_refused_with_the_field_not_a_crash(project, query, field):
+    with pytest.raises(QueryError) as error:
+        run_trend(project, parse_trend(query), now=NOW)
+    assert error.value.field == field

@@ -256,6 +256,10 @@ LIVE_WATCH_SECONDS = env_int("BEACON_LIVE_WATCH_SECONDS", 30, minimum=2)
 LIVE_TTL_SECONDS = env_int("BEACON_LIVE_TTL_SECONDS", 300, minimum=10)
 
 # The SQL console (analytics/queries/console.py): one run of a query, at most this long in all.
+# The longest a trend, funnel or retention query may run (pages, query API, precomputation).
+ANALYSIS_STATEMENT_TIMEOUT_MS = env_int(
+    "BEACON_ANALYSIS_STATEMENT_TIMEOUT_MS", 60_000, minimum=1_000, maximum=3_600_000
+)
 CONSOLE_STATEMENT_TIMEOUT_MS = env_int(
     "BEACON_CONSOLE_STATEMENT_TIMEOUT_MS", 10_000, minimum=100, maximum=600_000
 )

@@ -8,7 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from analytics.insights.definitions import parse, to_json
-from analytics.insights.models import Dashboard, DashboardTile, Insight, InsightKind
+from analytics.insights.models import Dashboard, DashboardTile, FunnelResult, Insight, InsightKind
 from projects import audit
 from projects.actions import ActionRefused
 
@@ -75,6 +75,8 @@ def do_update_insight(
             after=audit.snapshot(insight, _INSIGHT_FIELDS),
             project=insight.project,
         )
+        # The old result answers another question: gone now, so nothing shows it as this one's.
+        FunnelResult.objects.filter(insight=insight).delete()
         _queue_precompute(insight)
     return insight
 

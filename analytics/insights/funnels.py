@@ -9,6 +9,7 @@ from datetime import datetime
 
 import orjson
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone as dj_timezone
 from psycopg import sql
 
@@ -16,6 +17,7 @@ from analytics.insights import timerange
 from analytics.insights.definitions import FunnelQuery, QueryError, parse_funnel, to_json
 from analytics.insights.models import FunnelResult, Insight, InsightKind
 from analytics.insights.trends import environment_id_of
+from analytics.models import PersonMerge
 from analytics.queries import funnels as builder
 from projects.models import Project
 
@@ -188,6 +190,7 @@ def fingerprint(project: Project, query: FunnelQuery, now: datetime) -> str:
     with connection.cursor() as cursor:
         cursor.execute(statement, [project.id, window.start, window.end, events])
         total, buckets = cursor.fetchone()
+    last_merge = PersonMerge.objects.filter(project=project).aggregate(last=Max("merged_at"))["last"]
     payload = [
         to_json(query),
         project.timezone,
@@ -195,6 +198,10 @@ def fingerprint(project: Project, query: FunnelQuery, now: datetime) -> str:
         window.end.isoformat(),
         total,
         buckets,
+        # Identity merges change who is who without a new step event; an environment deleted and
+        # made again under the same name has another id.
+        last_merge.isoformat() if last_merge else None,
+        environment_id_of(project, query.environment),
     ]
     return hashlib.sha256(orjson.dumps(payload)).hexdigest()
 

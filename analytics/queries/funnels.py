@@ -32,10 +32,10 @@ step events, sorted once:
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
 from psycopg import sql
 
 from analytics.insights.definitions import FunnelQuery
+from analytics.queries import bounded_cursor
 from analytics.queries import filters as f
 
 
@@ -357,8 +357,7 @@ WORK_MEM = "128MB"
 
 
 def run(fragment: f.Fragment) -> list[FunnelRow]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+    with bounded_cursor(work_mem=WORK_MEM) as cursor:
         cursor.execute(fragment.sql, fragment.params)
         return [
             FunnelRow(

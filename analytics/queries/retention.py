@@ -8,10 +8,10 @@ of its people did the return event in the bucket starting at ``period`` (after t
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from psycopg import sql
 
 from analytics.insights.definitions import SIGNUP, RetentionQuery
+from analytics.queries import bounded_cursor
 from analytics.queries import filters as f
 from analytics.storage import get_store
 
@@ -96,6 +96,6 @@ def build_retention_query(query: RetentionQuery, scope: RetentionScope) -> f.Fra
 
 
 def run(fragment: f.Fragment) -> list[tuple[datetime, datetime | None, int]]:
-    with connection.cursor() as cursor:
+    with bounded_cursor() as cursor:
         cursor.execute(fragment.sql, fragment.params)
         return cursor.fetchall()

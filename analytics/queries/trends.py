@@ -8,10 +8,10 @@ source, zero-fills the buckets and caches.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from psycopg import sql
 
 from analytics.insights.definitions import Breakdown, PropertyFilter, TrendSeries
+from analytics.queries import bounded_cursor
 from analytics.queries import filters as f
 from analytics.storage import get_store
 
@@ -212,6 +212,6 @@ def build_rollup_query(series: TrendSeries, scope: SeriesScope, *, grain: str) -
 
 
 def run(fragment: f.Fragment) -> list[TrendRow]:
-    with connection.cursor() as cursor:
+    with bounded_cursor() as cursor:
         cursor.execute(fragment.sql, fragment.params)
         return [TrendRow(*row) for row in cursor.fetchall()]

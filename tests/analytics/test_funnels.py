@@ -4,7 +4,7 @@ breakdowns, identity merge across login, and saved funnels precomputed. Expected
 import pytest
 from django.utils import timezone
 
-from analytics.insights.actions import do_save_insight
+from analytics.insights.actions import do_save_insight, do_update_insight
 from analytics.insights.definitions import QueryError, parse_funnel
 from analytics.insights.funnels import precompute, precompute_all, run_funnel, saved_result
 from analytics.models import FunnelResult
@@ -265,3 +265,22 @@ def test_saved_funnels_are_precomputed_and_read_from_their_row(shoppers, owner):
     assert precompute_all(now=NOW) == {"computed": 1, "unchanged": 0, "failed": 0}
     assert [s.count for s in saved_result(insight).steps] == [4, 3, 2]
     assert FunnelResult.objects.get(insight=insight).computed_at <= timezone.now()
+    # Edited: the old result answers another question, so it is gone at once.
+    do_update_insight(
+        insight=insight,
+        name="Checkout",
+        query={"steps": ["cart", "view"], "date_range": DAYS},
+        acting_user=owner,
+    )
+    assert saved_result(insight) is None
+
+
+def test_a_question_too_big_for_the_time_limit_is_a_clear_error(shoppers, settings):
+    from analytics.queries import bounded_cursor
+
+    settings.ANALYSIS_STATEMENT_TIMEOUT_MS = 1000
+
+    with pytest.raises(QueryError) as error, bounded_cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(3)")
+    assert "took longer than 1 s" in error.value.message
+    assert counts(funnel(shoppers)) == [4, 3, 1]  # ordinary questions still run

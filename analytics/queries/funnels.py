@@ -183,27 +183,42 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
             source=relation,
             alias=sql.Identifier(f"level{index + 1}"),
         )
-    reached = sql.SQL(" ").join(
-        sql.SQL("WHEN count({}) > 0 THEN {}").format(sql.Identifier(f"c{k}"), sql.Literal(k))
-        for k in range(steps, 0, -1)
-    )
     if arrays:
+        # Every chain is checked against the exclusions on its own: a refunded attempt does not hide
+        # a clean one that got as far (whatever their order).
+        ok = {k: _clean_chain(query, k) for k in range(1, steps + 1)}
+        relation = sql.SQL("(SELECT *{times} FROM {source}) with_exclusions").format(
+            times=_exclusion_times(query), source=relation
+        )
         chain = sql.SQL(", ").join(
-            sql.SQL("min({})").format(sql.Identifier(f"c{k}")) for k in range(steps, 0, -1)
+            sql.SQL("min({}) FILTER (WHERE {})").format(sql.Identifier(f"c{k}"), ok[k])
+            for k in range(steps, 0, -1)
         )
         per_person = sql.SQL("coalesce({}) AS chain").format(chain)
         times = sql.SQL("")
     else:
+        ok = {k: sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"c{k}")) for k in range(1, steps + 1)}
         # The fastest time from an entry to each step (ts minus the chain's start).
         per_person = sql.SQL("NULL::float8[] AS chain")
         times = sql.SQL("").join(
             sql.SQL(", min(ts - {c}) AS {t}").format(c=sql.Identifier(f"c{k}"), t=sql.Identifier(f"t{k}"))
             for k in range(2, steps + 1)
         )
+    # The furthest step any chain reached; with exclusions the person counts only if one of the
+    # chains that got that far is clean (else 0: left out of the funnel).
+    furthest = (
+        "WHEN count({c}) > 0 THEN CASE WHEN bool_or({ok}) THEN {k} ELSE 0 END"
+        if arrays
+        else "WHEN count({c}) > 0 THEN {k}"
+    )
+    reached = sql.SQL(" ").join(
+        sql.SQL(furthest).format(c=sql.Identifier(f"c{k}"), ok=ok[k], k=sql.Literal(k))
+        for k in range(steps, 0, -1)
+    )
     return sql.SQL(
         """
         SELECT actor, CASE {reached} ELSE 0 END AS reached, {per_person}{times},
-               {breakdown} AS bd{exclusion_times}
+               {breakdown} AS bd
         FROM {relation}
         GROUP BY actor
         """
@@ -213,8 +228,35 @@ def _ordered_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
         per_person=per_person,
         times=times,
         relation=relation,
-        exclusion_times=_exclusion_times(query),
     )
+
+
+def _clean_chain(query: FunnelQuery, level: int) -> sql.Composable:
+    """Whether the chain ending at this row's step ``level`` (1-based) is free of exclusion events:
+    none between its from-step and to-step, or, when the chain stops before the to-step, none
+    after its from-step inside the window."""
+    chain = sql.Identifier(f"c{level}")
+    window = sql.Literal(float(query.window_seconds))
+    checks = [sql.SQL("{} IS NOT NULL").format(chain)]
+    for i, exclusion in enumerate(query.exclusions):
+        if exclusion.from_step + 1 > level:
+            continue  # the chain has not reached the from-step
+        until = (
+            sql.SQL("{}[{}]").format(chain, sql.Literal(exclusion.to_step + 1))
+            if exclusion.to_step + 1 <= level
+            else sql.SQL("{}[1] + {}").format(chain, window)
+        )
+        checks.append(
+            sql.SQL(
+                "NOT EXISTS (SELECT 1 FROM unnest({times}) x WHERE x > {chain}[{start}] AND x < {until})"
+            ).format(
+                times=sql.Identifier(f"x{i}"),
+                chain=chain,
+                start=sql.Literal(exclusion.from_step + 1),
+                until=until,
+            )
+        )
+    return sql.SQL("({})").format(sql.SQL(" AND ").join(checks))
 
 
 def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composable:
@@ -230,7 +272,7 @@ def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composabl
         """
         SELECT actor, max(cardinality(chain)) AS reached,
                (max(ARRAY[cardinality(chain)::float8, -ts] || chain))[3:] AS chain,
-               {breakdown} AS bd{exclusion_times}
+               {breakdown} AS bd
         FROM (
             SELECT *, CASE WHEN mask <> 0 THEN ARRAY(SELECT x FROM unnest(next_times) x WHERE x - ts <= {window} ORDER BY x)
                            ELSE '{{}}'::float8[] END AS chain
@@ -244,7 +286,6 @@ def _any_order_people(query: FunnelQuery, base: sql.Composable) -> sql.Composabl
         window=window,
         base=base,
         breakdown=_first_breakdown(query, sql.SQL("mask <> 0")),
-        exclusion_times=_exclusion_times(query),
     )
 
 
@@ -256,34 +297,13 @@ def _first_breakdown(query: FunnelQuery, entered: sql.Composable) -> sql.Composa
 
 
 def _exclusion_times(query: FunnelQuery) -> sql.Composable:
+    """Each exclusion's times for the whole person, on every row (a window over the person)."""
     return sql.SQL("").join(
-        sql.SQL(", array_agg(ts) FILTER (WHERE xmask & {} <> 0) AS {}").format(
+        sql.SQL(", array_agg(ts) FILTER (WHERE xmask & {} <> 0) OVER (PARTITION BY actor) AS {}").format(
             sql.Literal(1 << i), sql.Identifier(f"x{i}")
         )
         for i in range(len(query.exclusions))
     )
-
-
-def _excluded(query: FunnelQuery) -> sql.Composable:
-    """Whether an exclusion event falls between the chain's from-step and to-step (or, when the
-    person never reached the to-step, anywhere after the from-step inside the window)."""
-    if not query.exclusions:
-        return sql.SQL("false")
-    window = sql.Literal(float(query.window_seconds))
-    parts = [
-        sql.SQL(
-            "(reached > {from_index} AND EXISTS (SELECT 1 FROM unnest({times}) x "
-            "WHERE x > chain[{from_pos}] AND x < coalesce(chain[{to_pos}], chain[1] + {window})))"
-        ).format(
-            from_index=sql.Literal(x.from_step),
-            times=sql.Identifier(f"x{i}"),
-            from_pos=sql.Literal(x.from_step + 1),
-            to_pos=sql.Literal(x.to_step + 1),
-            window=window,
-        )
-        for i, x in enumerate(query.exclusions)
-    ]
-    return sql.SQL(" OR ").join(parts)
 
 
 def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
@@ -317,7 +337,7 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
         """
         WITH people AS (
             SELECT reached, bd, {times} FROM ({people}) per_person
-            WHERE reached > 0 AND NOT ({excluded})
+            WHERE reached > 0
         ), top AS (
             SELECT bd FROM people GROUP BY bd ORDER BY count(*) DESC, bd NULLS LAST LIMIT %s
         ), labelled AS (
@@ -338,7 +358,6 @@ def build_funnel_query(query: FunnelQuery, scope: FunnelScope) -> f.Fragment:
         people=people,
         times=times,
         last_time=sql.Identifier(f"t{steps}"),
-        excluded=_excluded(query),
         counts=counts,
         medians=percentile(0.5),
         p90s=percentile(0.9),

@@ -18,7 +18,7 @@ WITH people AS (
             ) with_prior) "level3"
         GROUP BY actor
         ) per_person
-            WHERE reached > 0 AND NOT (false)
+            WHERE reached > 0
         ), top AS (
             SELECT bd FROM people GROUP BY bd ORDER BY count(*) DESC, bd NULLS LAST LIMIT %s
         ), labelled AS (

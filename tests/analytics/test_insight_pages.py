@@ -578,7 +578,7 @@ def test_form_values_and_parameters_give_back_the_same_definitions():
                 {"event": "c", "filters": [{"property": "x", "operator": "is_set"}]},
             ],
             "window_seconds": 3 * 86400,
-            "order": "any",
+            "order": "strict",
             "exclusions": [{"event": "z", "from_step": 1, "to_step": 2}],
             "date_range": {"range": "90d"},
         },

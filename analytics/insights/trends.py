@@ -101,7 +101,9 @@ def _series_rows(series, query, scope, window, *, use_rollups: bool) -> tuple[st
     if use_rollups and can_use_rollups(series, query, window):
         # Daily rollups only when the window is made of whole days: the whole-range total (interval
         # None) of an hourly window must not read the daily rows its edges cut through.
-        whole_days = window.interval in ("day", "week") and timerange.utc_aligned(window)
+        whole_days = (
+            window.interval in ("day", "week") and timerange.utc_aligned(window) and scope.end == window.end
+        )
         grain = builder.rollup_grain(scope, utc_days=whole_days)
         return builder.ROLLUPS, builder.run(builder.build_rollup_query(series, scope, grain=grain))
     fragment = builder.build_raw_query(series, scope, filters=query.filters, breakdown=query.breakdown)
@@ -125,7 +127,17 @@ def _fill(buckets: list[datetime], rows: list[builder.TrendRow], math: str) -> d
     return grouped
 
 
-def _run_window(project, query, window, environment_id, *, compare: str, use_rollups: bool):
+def _run_window(
+    project,
+    query,
+    window,
+    environment_id,
+    *,
+    compare: str,
+    use_rollups: bool,
+    total_end: datetime | None = None,
+):
+    """The series over ``window``; their totals over ``window.start .. total_end`` (default: its end)."""
     buckets = window.buckets()
     results, sources = [], []
     for series in query.series:
@@ -138,7 +150,7 @@ def _run_window(project, query, window, environment_id, *, compare: str, use_rol
             interval=window.interval,
         )
         source, rows = _series_rows(series, query, scope, window, use_rollups=use_rollups)
-        whole = builder.SeriesScope(**{**scope.__dict__, "interval": None})
+        whole = builder.SeriesScope(**{**scope.__dict__, "interval": None, "end": total_end or window.end})
         _, total_rows = _series_rows(series, query, whole, window, use_rollups=use_rollups)
         totals = {(row.breakdown, row.is_other): row.value for row in total_rows}
         grouped = _fill(buckets, rows, series.math)
@@ -190,8 +202,18 @@ def run_trend(
     previous_buckets: list[datetime] = []
     if query.compare:
         previous = window.previous()
+        # TRICKY: the current window runs to the end of the bucket holding now, so its total covers
+        # only the time elapsed; the previous total is cut at the same point of its period, or an
+        # unfinished day (or hour) would always look like a drop.
+        elapsed = min(now, window.end) - window.start
         previous_buckets, previous_series, previous_sources = _run_window(
-            project, query, previous, environment_id, compare="previous", use_rollups=use_rollups
+            project,
+            query,
+            previous,
+            environment_id,
+            compare="previous",
+            use_rollups=use_rollups,
+            total_end=min(previous.end, previous.start + elapsed),
         )
         for item in previous_series:
             item.values = (item.values + [None] * len(buckets))[: len(buckets)]

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from analytics.insights.definitions import QueryError, parse_kpi
+from analytics.insights.definitions import QueryError, parse_kpi, parse_trend
 from analytics.insights.kpis import kpi_status, relative_change, run_kpi
+from analytics.insights.trends import run_trend
 from tests.analytics.insight_data import at, ev, refresh_rollups, write
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.storage]
@@ -186,3 +187,32 @@ def test_an_unknown_environment_is_a_query_error(shop):
     with pytest.raises(QueryError) as raised:
         kpi(shop, environment="nope")
     assert raised.value.field == "environment"
+
+
+def test_steady_traffic_shows_no_change_although_today_is_unfinished(project):
+    """The current period ends with today, half gone at noon: the previous total is cut at the same
+    point of its own period, so a steady stream compares as steady, from rollups and events alike."""
+    from datetime import timedelta
+
+    start = at("2026-10-28 00:30")
+    write(
+        [
+            ev(project, (start + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M"), "tick", "u1")
+            for h in range(15 * 24 + 12)  # until now: no events from the future
+        ]
+    )
+    refresh_rollups()
+    for series in ({"event": "tick"}, {"event": "tick", "math": "sum", "property": "missing"}):
+        outcome = run_kpi(project, parse_kpi({"series": series, "date_range": "7d"}), now=NOW)
+        if series.get("math") == "sum":
+            assert outcome.source == "events"
+            continue
+        assert outcome.source == "rollups"
+        assert (outcome.value, outcome.previous_value, outcome.change) == (180, 180, 0)
+    raw = run_trend(
+        project,
+        parse_trend({"series": [{"event": "tick"}], "date_range": "7d", "compare": True}),
+        now=NOW,
+        use_rollups=False,
+    )
+    assert [s.total for s in raw.series] == [180, 180]

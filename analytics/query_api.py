@@ -26,16 +26,15 @@ from analytics.insights.definitions import (
     RANGES,
     RETENTION_INTERVALS,
     QueryError,
-    parse,
     parse_funnel,
     parse_retention,
     parse_trend,
     to_json,
 )
-from analytics.insights.funnels import run_funnel, saved_result
-from analytics.insights.kpis import run_kpi
+from analytics.insights.funnels import run_funnel
 from analytics.insights.models import Insight, InsightKind
 from analytics.insights.retention import run_retention
+from analytics.insights.saved import result_of
 from analytics.insights.trends import cached_trend
 from projects.access import access_project
 from projects.authentication import ApiKeyAuthentication
@@ -601,20 +600,6 @@ def query_retention(request):
     return Response({**result.as_json(), "query": to_json(definition)})
 
 
-def saved_insight_result(project: Project, insight: Insight) -> dict:
-    """A saved insight's result as JSON (raises QueryError): funnels from their precomputed row
-    (computed now only when there is none yet)."""
-    definition = parse(insight.kind, insight.query)
-    if insight.kind == InsightKind.FUNNEL:
-        outcome = saved_result(insight) or run_funnel(project, definition)
-        return outcome.as_json()
-    if insight.kind == InsightKind.TREND:
-        return cached_trend(project, definition).as_json()
-    if insight.kind == InsightKind.RETENTION:
-        return run_retention(project, definition).as_json()
-    return run_kpi(project, definition, cached=True).as_json()
-
-
 @extend_schema(
     tags=["query"],
     operation_id="saved_insight_result",
@@ -660,7 +645,7 @@ def insight_result(request, insight_id: int):
     if insight is None:
         raise exceptions.NotFound("No such insight in this project.")
     try:
-        result = saved_insight_result(project, insight)
+        result = result_of(project, insight).as_json()
     except QueryError as error:
         return invalid_query(error)
     return Response(

@@ -104,7 +104,7 @@ def _series_rows(series, query, scope, window, *, use_rollups: bool) -> tuple[st
         whole_days = (
             window.interval in ("day", "week") and timerange.utc_aligned(window) and scope.end == window.end
         )
-        grain = builder.rollup_grain(scope, utc_days=whole_days)
+        grain = "day" if whole_days else "hour"
         return builder.ROLLUPS, builder.run(builder.build_rollup_query(series, scope, grain=grain))
     fragment = builder.build_raw_query(series, scope, filters=query.filters, breakdown=query.breakdown)
     return builder.EVENTS, builder.run(fragment)

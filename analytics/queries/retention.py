@@ -13,9 +13,7 @@ from psycopg import sql
 from analytics.insights.definitions import SIGNUP, RetentionQuery
 from analytics.queries import bounded_cursor
 from analytics.queries import filters as f
-from analytics.storage import get_store
-
-_INTERVAL_SQL = {"day": "1 day", "week": "7 days"}
+from analytics.queries.trends import time_bucket_sql
 
 
 @dataclass(frozen=True)
@@ -29,11 +27,7 @@ class RetentionScope:
 
 
 def _bucket(column: str, query: RetentionQuery, scope: RetentionScope) -> sql.Composable:
-    return get_store().time_bucket(
-        sql.SQL("{}::interval").format(sql.Literal(_INTERVAL_SQL[query.interval])),
-        sql.SQL(column),
-        sql.SQL("{}::text").format(sql.Literal(scope.timezone)),
-    )
+    return time_bucket_sql(query.interval, sql.SQL(column), scope.timezone)
 
 
 def _events(scope: RetentionScope, filters, *, event: str | None) -> tuple[sql.Composable, list]:

@@ -46,17 +46,21 @@ class TrendRow:
     value: float | None
 
 
-def _bucket(column: sql.Composable, scope: SeriesScope) -> f.Fragment:
-    if scope.interval is None:
-        return f.Fragment(sql.SQL("%s::timestamptz"), [scope.start])
-    bucket = get_store().time_bucket(
-        sql.SQL("{}::interval").format(sql.Literal(_INTERVAL_SQL[scope.interval])),
+def time_bucket_sql(interval: str, column: sql.Composable, timezone: str) -> sql.Composed:
+    """The start of ``column``'s bucket of ``interval`` (15min, hour, day, week) in ``timezone``."""
+    return get_store().time_bucket(
+        sql.SQL("{}::interval").format(sql.Literal(_INTERVAL_SQL[interval])),
         column,
         # A literal, not a parameter: the PostgreSQL store's expression names the zone twice. The
         # zone is a validated name, and Literal quotes it.
-        sql.SQL("{}::text").format(sql.Literal(scope.timezone)),
+        sql.SQL("{}::text").format(sql.Literal(timezone)),
     )
-    return f.Fragment(bucket)
+
+
+def _bucket(column: sql.Composable, scope: SeriesScope) -> f.Fragment:
+    if scope.interval is None:
+        return f.Fragment(sql.SQL("%s::timestamptz"), [scope.start])
+    return f.Fragment(time_bucket_sql(scope.interval, column, scope.timezone))
 
 
 def _aggregate(series: TrendSeries) -> f.Fragment:
@@ -181,10 +185,6 @@ def build_raw_query(
         *conditions.params,
     ]
     return f.Fragment(query, params)
-
-
-def rollup_grain(scope: SeriesScope, *, utc_days: bool) -> str:
-    return "day" if scope.interval in ("day", "week", None) and utc_days else "hour"
 
 
 def build_rollup_query(series: TrendSeries, scope: SeriesScope, *, grain: str) -> f.Fragment:

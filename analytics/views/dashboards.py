@@ -15,12 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics.insights import actions
-from analytics.insights.definitions import MATHS, RANGES, QueryError, parse
-from analytics.insights.funnels import precompute, saved_result
-from analytics.insights.kpis import run_kpi
-from analytics.insights.models import Dashboard, DashboardTile, FunnelResult, Insight, InsightKind
-from analytics.insights.retention import run_retention
-from analytics.insights.trends import cached_trend
+from analytics.insights.definitions import RANGES, QueryError
+from analytics.insights.forms import CHOICES
+from analytics.insights.models import Dashboard, DashboardTile, Insight, InsightKind
+from analytics.insights.saved import result_of
 from analytics.queries import catalog
 from analytics.views.plan import EDITOR_ROLE, can_edit
 from projects.access import access_project
@@ -35,17 +33,6 @@ REFRESH_CHOICES = [
     (3600, "Every hour"),
 ]
 WIDTH_CHOICES = [(3, "¼"), (4, "⅓"), (6, "½"), (8, "⅔"), (12, "Full")]
-MATH_LABELS = {
-    "count": "Total events",
-    "users": "Unique users",
-    "sessions": "Unique sessions",
-    "sum": "Sum of a property",
-    "avg": "Average of a property",
-    "min": "Minimum of a property",
-    "max": "Maximum of a property",
-    "median": "Median of a property",
-    "p95": "95th percentile of a property",
-}
 RANGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days"}
 SPARK_WIDTH, SPARK_HEIGHT = 120, 32
 
@@ -300,40 +287,18 @@ def _set_width(request, project, dashboard: Dashboard, tile: DashboardTile):
 def tile_content(project, insight: Insight) -> dict:
     """What a tile shows, by the insight's kind: its result, or the error that stops it."""
     try:
-        definition = parse(insight.kind, insight.query)
-        if insight.kind == InsightKind.TREND:
-            return {"result": cached_trend(project, definition), "definition": definition}
-        if insight.kind == InsightKind.FUNNEL:
-            return _funnel_content(insight)
-        if insight.kind == InsightKind.RETENTION:
-            return {"result": run_retention(project, definition), "definition": definition}
-        outcome = run_kpi(project, definition, cached=True)
+        result = result_of(project, insight)
+    except QueryError as error:
+        return {"error": str(error)}
+    if insight.kind == InsightKind.KPI:
         return {
-            "kpi": outcome,
-            "definition": definition,
-            "change_percent": abs(outcome.change) * 100 if outcome.change is not None else None,
-            "spark_points": sparkline_points(outcome.sparkline),
+            "kpi": result,
+            "change_percent": abs(result.change) * 100 if result.change is not None else None,
+            "spark_points": sparkline_points(result.sparkline),
             "spark_width": SPARK_WIDTH,
             "spark_height": SPARK_HEIGHT,
         }
-    except QueryError as error:
-        return {"error": str(error)}
-
-
-def _funnel_content(insight: Insight) -> dict:
-    """A saved funnel's precomputed row. The first load after saving computes it if the beat task
-    has not yet (the tile loads on its own, so the page does not wait)."""
-    outcome = saved_result(insight)
-    if outcome is None:
-        row = FunnelResult.objects.filter(insight=insight).only("error").first()
-        if row is not None and row.error:
-            return {"error": row.error}
-        precompute(insight, force=True)
-        outcome = saved_result(insight)
-    if outcome is None:
-        row = FunnelResult.objects.filter(insight=insight).only("error").first()
-        return {"error": (row.error if row else "") or "This funnel could not be computed."}
-    return {"result": outcome, "funnel": outcome}
+    return {"result": result, "funnel": result} if insight.kind == InsightKind.FUNNEL else {"result": result}
 
 
 # --- KPI cards ---------------------------------------------------------------------------------------
@@ -389,7 +354,7 @@ def kpi_create(request, slug):
         "values": values,
         "error": error,
         "error_field": error.field if error else "",
-        "maths": [(name, MATH_LABELS[name]) for name in MATHS],
+        "maths": CHOICES["maths"],
         "ranges": [(name, RANGE_LABELS.get(name, name)) for name in RANGES],
         "environments": Environment.objects.filter(project=project).order_by("id"),
         "event_names": catalog.event_names(project.id),

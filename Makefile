@@ -64,3 +64,4 @@ bench: migrate
 	$(PY) bench/validate.py
 	$(PY) bench/live.py
 	$(PY) bench/queries.py
+	$(PY) bench/alerts.py

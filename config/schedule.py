@@ -42,4 +42,10 @@ BEAT_SCHEDULE = {
         "schedule": 5 * MINUTE,
         "options": {"expires": 5 * MINUTE},
     },
+    "evaluate-alert-rules": {
+        # Claims the due rules (conditional UPDATE) and queues one evaluation task per rule.
+        "task": "alerts.tasks.evaluate_due_rules",
+        "schedule": MINUTE,
+        "options": {"expires": MINUTE},
+    },
 }

@@ -130,6 +130,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
+# One queue name for everything Beacon sends; tests run their own workers on a queue of their own.
+CELERY_TASK_DEFAULT_QUEUE = env_str("BEACON_CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE_FILENAME = str(services.local_dir() / "celerybeat-schedule")
 
 CACHES = {
@@ -255,11 +257,11 @@ LIVE_MAX_ENTRY_BYTES = env_int("BEACON_LIVE_MAX_ENTRY_BYTES", 128 * 1024, minimu
 LIVE_WATCH_SECONDS = env_int("BEACON_LIVE_WATCH_SECONDS", 30, minimum=2)
 LIVE_TTL_SECONDS = env_int("BEACON_LIVE_TTL_SECONDS", 300, minimum=10)
 
-# The SQL console (analytics/queries/console.py): one run of a query, at most this long in all.
 # The longest a trend, funnel or retention query may run (pages, query API, precomputation).
 ANALYSIS_STATEMENT_TIMEOUT_MS = env_int(
     "BEACON_ANALYSIS_STATEMENT_TIMEOUT_MS", 60_000, minimum=1_000, maximum=3_600_000
 )
+# The SQL console (analytics/queries/console.py): one run of a query, at most this long in all.
 CONSOLE_STATEMENT_TIMEOUT_MS = env_int(
     "BEACON_CONSOLE_STATEMENT_TIMEOUT_MS", 10_000, minimum=100, maximum=600_000
 )
@@ -276,6 +278,26 @@ LOGGING = {
         "level": env_choice("BEACON_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
     },
 }
+
+# --- Alerts (alerts/) ------------------------------------------------------------------------------
+
+# Windows end this long before the evaluation minute: events accepted into the stream a moment ago
+# may not be written yet, and a half-written minute would look like a drop.
+ALERTS_EVALUATION_DELAY_SECONDS = env_int(
+    "BEACON_ALERTS_EVALUATION_DELAY_SECONDS", 60, minimum=0, maximum=3600
+)
+# The longest one rule's queries may run (evaluation and the form's preview).
+ALERTS_EVALUATION_TIMEOUT_MS = env_int(
+    "BEACON_ALERTS_EVALUATION_TIMEOUT_MS", 30_000, minimum=1_000, maximum=600_000
+)
+# Channels may post to loopback/private addresses only when this is on (SSRF guard; on for DEBUG).
+ALERTS_ALLOW_PRIVATE_URLS = env_bool("BEACON_ALERTS_ALLOW_PRIVATE_URLS", DEBUG)
+# Delivery: attempts per channel and alert, the first retry's wait (it doubles), the longest wait,
+# and one HTTP request's timeout.
+ALERTS_DELIVERY_MAX_ATTEMPTS = env_int("BEACON_ALERTS_DELIVERY_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
+ALERTS_RETRY_BASE_SECONDS = env_int("BEACON_ALERTS_RETRY_BASE_SECONDS", 30, minimum=1, maximum=3600)
+ALERTS_RETRY_MAX_SECONDS = env_int("BEACON_ALERTS_RETRY_MAX_SECONDS", 900, minimum=1, maximum=86_400)
+ALERTS_HTTP_TIMEOUT = env_int("BEACON_ALERTS_HTTP_TIMEOUT", 10, minimum=1, maximum=120)
 
 from config.schedule import BEAT_SCHEDULE  # noqa: E402 - kept beside the Celery settings it belongs to
 

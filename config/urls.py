@@ -23,5 +23,6 @@ urlpatterns = [
     ),
     path("", include("analytics.ingest.urls")),
     path("", include("analytics.urls")),
+    path("", include("alerts.urls")),
     path("", include("projects.urls")),
 ]

@@ -244,6 +244,11 @@ class EventStore:
         """Bring the rollups up to date with the raw events; returns the buckets refreshed."""
         raise NotImplementedError
 
+    def stale_rollup_hours(self, project_id: int, start: datetime, end: datetime) -> frozenset[datetime]:
+        """Hours in [start, end) whose rollup rows may lag the raw events: readers count them raw.
+        None on TimescaleDB, whose real-time aggregation answers the newest buckets from events."""
+        return frozenset()
+
     def refresh_rollups_on_schedule(self) -> int:
         """What the every-minute beat task does; TimescaleDB overrides it (its policies refresh)."""
         return self.refresh_rollups()

@@ -266,6 +266,15 @@ class PostgresStore(EventStore):
             cursor.execute("SELECT count(*) FROM refresh_hours")
             return cursor.fetchone()[0]
 
+    def stale_rollup_hours(self, project_id: int, start: datetime, end: datetime) -> frozenset[datetime]:
+        """The hours marked dirty and not refreshed yet (at most a minute or two of marks)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT hour FROM rollup_dirty_hours WHERE project_id = %s AND hour >= %s AND hour < %s",
+                [project_id, start, end],
+            )
+            return frozenset(row[0] for row in cursor.fetchall())
+
     def time_bucket(self, interval, column, timezone) -> sql.Composed:
         # date_bin on local wall-clock time, origin on a Monday, as time_bucket does on TimescaleDB.
         return sql.SQL(

@@ -19,6 +19,13 @@ CREATE TABLE events (
 ) {partitioning}
 """
 
+# Events stored with plan violations (flagged, allowed: plan_status 2 and 3), for the alerts that watch
+# them: a few percent of events at most, so the index stays small and counting them reads it alone.
+BROKEN_EVENTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS events_broken_env_time ON events (project_id, environment_id, time) "
+    "INCLUDE (event) WHERE plan_status IN (2, 3)"
+)
+
 # For the queries of DESIGN.md section 7: trends and live views by environment and time, trends and
 # funnel steps by event name, funnels and person timelines by distinct_id, session analysis.
 EVENTS_INDEXES = (
@@ -27,6 +34,7 @@ EVENTS_INDEXES = (
     "CREATE INDEX events_project_event_time ON events (project_id, event, time) INCLUDE (distinct_id, person_id, session_id)",
     "CREATE INDEX events_project_distinct_time ON events (project_id, distinct_id, time)",
     "CREATE INDEX events_project_session_time ON events (project_id, session_id, time) WHERE session_id IS NOT NULL",
+    BROKEN_EVENTS_INDEX,
 )
 
 # Exactly-once writes. A unique index on a time-partitioned table must contain the time column, and

@@ -47,3 +47,17 @@ def test_it_seeds_people_insights_a_dashboard_and_a_precomputed_funnel(store):
     funnel = saved_result(insights.get(kind="funnel"))
     assert funnel.source == "precomputed"
     assert funnel.steps[0].count > funnel.steps[2].count > 0
+
+
+def test_it_seeds_an_email_channel_and_evaluated_alert_rules_one_of_them_firing(store):
+    from alerts.models import AlertRule, Channel, RuleState
+
+    # Staging gets 1/20 of the traffic: enough sessions that its release candidate breaks the plan > 5 times a day.
+    call_command("seed_demo", days=2, sessions_per_hour=80, stdout=io.StringIO())
+    call_command("seed_demo", days=2, sessions_per_hour=80, stdout=io.StringIO())  # idempotent
+    rules = AlertRule.objects.filter(project__slug="demo-shop")
+    assert rules.count() == 5 and Channel.objects.filter(project__slug="demo-shop").count() == 1
+    assert all(rule.last_evaluated_at is not None and rule.channels.count() == 1 for rule in rules)
+    staging = rules.get(kind="violations_above")
+    assert staging.state == RuleState.FIRING and staging.last_value > staging.threshold
+    assert staging.events.filter(kind="fired").count() == 1

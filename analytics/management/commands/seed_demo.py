@@ -7,6 +7,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.actions import do_create_alert_rule, do_create_channel
+from alerts.evaluation import evaluate_rule
+from alerts.models import AlertRule
 from analytics.demo import generate
 from analytics.demo_plan import DEMO_PLAN, with_release_candidate_bugs
 from analytics.identity import resolve_persons
@@ -86,6 +89,35 @@ DEMO_INSIGHTS = (
     ),
 )
 
+# The Alerts tab's demo: (environment, rule fields).
+DEMO_ALERT_RULES = (
+    (
+        "production",
+        {"name": "No purchase in 6 hours", "kind": "volume_below", "event": "purchase", "threshold": 1,
+         "window_minutes": 360, "severity": "critical"},
+    ),
+    (
+        "production",
+        {"name": "Cart to purchase below 20 %", "kind": "rate_below", "event": "purchase",
+         "denominator_event": "add_to_cart", "threshold": 20, "min_sample": 30, "window_minutes": 180},
+    ),
+    (
+        "production",
+        {"name": "No page views for 15 minutes", "kind": "absence", "event": "page_view", "window_minutes": 15,
+         "severity": "critical"},
+    ),
+    (
+        "production",
+        {"name": "Unusually large orders (p95 revenue)", "kind": "property_above", "event": "purchase",
+         "property": "revenue", "aggregate": "p95", "threshold": 2000, "min_sample": 5, "window_minutes": 360},
+    ),
+    (
+        "staging",
+        {"name": "Any plan violation in staging (24 h)", "kind": "violations_above", "event": "", "threshold": 0,
+         "window_minutes": 1440},
+    ),
+)  # fmt: skip
+
 
 class Command(BaseCommand):
     help = "Create the demo organization, user and project with 7 days of realistic events (idempotent)."
@@ -131,6 +163,7 @@ class Command(BaseCommand):
         self.seed_verification(project, environments, user)
         buckets = store.refresh_rollups()
         self.seed_analysis(project, user)
+        self.seed_alerts(project, environments, user)
         self.stdout.write(
             f"demo: project {project.slug!r}, {written} new events written, {buckets} rollup buckets refreshed"
         )
@@ -185,6 +218,28 @@ class Command(BaseCommand):
         for insight in insights:
             if insight.kind == "funnel":
                 precompute(insight, force=True)
+
+    @staticmethod
+    def seed_alerts(project, environments, user) -> None:
+        """An email channel and a few rules, evaluated once, so the Alerts tab shows states and an
+        alert (staging's release candidate breaks the plan: its violations rule fires)."""
+        if AlertRule.objects.filter(project=project).exists():
+            return
+        channel = do_create_channel(
+            project=project,
+            name="Demo team inbox",
+            kind="email",
+            config={"addresses": [DEMO_EMAIL]},
+            acting_user=user,
+        )
+        for environment, fields in DEMO_ALERT_RULES:
+            rule = do_create_alert_rule(
+                project=project,
+                fields={"environment": environments[environment], **fields},
+                channels=[channel],
+                acting_user=user,
+            )
+            evaluate_rule(rule.id)
 
     @staticmethod
     def checked(plan, records, buggy: bool, policy: str):

@@ -81,9 +81,8 @@ def do_create_alert_rule(*, project, fields: dict, channels=(), acting_user) -> 
         rule = AlertRule(project=project, created_by=acting_user, next_evaluation_at=timezone.now())
         for name, value in fields.items():
             setattr(rule, name, value)
-        rule.name = (rule.name or "").strip()[
-            :200
-        ] or f"{rule.get_kind_display()}: {rule.event or 'all events'}"
+        default_name = f"{rule.get_kind_display()}: {rule.event or 'all events'}"
+        rule.name = (rule.name or "").strip()[:200] or default_name
         rule.save()
         rule.channels.set(channels)
         _record(

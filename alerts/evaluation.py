@@ -22,26 +22,31 @@ from analytics.queries import alerts as queries
 
 logger = logging.getLogger(__name__)
 
+# What a rule's snapshot keeps (the fields every kind uses, then each kind's own).
 _SNAPSHOT_FIELDS = (
     "name",
     "kind",
     "event",
     "filters",
-    "denominator_event",
-    "denominator_filters",
-    "min_sample",
-    "property",
-    "aggregate",
     "threshold",
     "window_minutes",
-    "anomaly_weeks",
-    "anomaly_mode",
-    "anomaly_deviations",
-    "anomaly_percent",
-    "anomaly_direction",
     "severity",
     "cooldown_minutes",
 )
+_RATE_FIELDS = ("denominator_event", "denominator_filters", "min_sample")
+_KIND_FIELDS = {
+    RuleKind.RATE_BELOW: _RATE_FIELDS,
+    RuleKind.RATE_ABOVE: _RATE_FIELDS,
+    RuleKind.ANOMALY: (
+        "anomaly_weeks",
+        "anomaly_mode",
+        "anomaly_deviations",
+        "anomaly_percent",
+        "anomaly_direction",
+    ),
+    RuleKind.PROPERTY_ABOVE: ("property", "aggregate", "min_sample"),
+    RuleKind.PROPERTY_BELOW: ("property", "aggregate", "min_sample"),
+}
 
 __all__ = ["claim_due_rules", "evaluate_rule", "format_value", "preview", "unit_of", "window_end"]
 
@@ -77,7 +82,8 @@ def claim_due_rules(now: datetime) -> list[int]:
 
 
 def snapshot(rule: AlertRule) -> dict:
-    values = {name: getattr(rule, name) for name in _SNAPSHOT_FIELDS}
+    fields = (*_SNAPSHOT_FIELDS, *_KIND_FIELDS.get(rule.kind, ()))
+    values = {name: getattr(rule, name) for name in fields}
     values["id"] = rule.id
     values["environment"] = rule.environment.slug
     values["project"] = rule.project.slug

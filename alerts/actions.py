@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from alerts.channels import clean_config
+from alerts.channels import clean_config, masked_config
+from alerts.evaluation import close_open_alert
 from alerts.models import (
     AlertComment,
     AlertEvent,
@@ -40,6 +41,8 @@ RULE_FIELDS = [
     "cooldown_minutes", "enabled", "muted_until", "quiet_hours_start", "quiet_hours_end",
     "quiet_hours_timezone", "owner",
 ]  # fmt: skip
+# What evaluation writes on a rule: never saved from a page's (possibly stale) instance.
+RULE_RUNTIME_FIELDS = ["state", "last_value", "last_evaluated_at", "last_fired_at", "last_error"]
 CHANNEL_FIELDS = ["name", "kind", "enabled", "disabled_reason"]
 MAX_COMMENT_LENGTH = 5000
 
@@ -60,6 +63,13 @@ def _rule_snapshot(rule: AlertRule) -> dict:
     values = audit.snapshot(rule, RULE_FIELDS)
     if rule.pk:
         values["channels"] = sorted(rule.channels.values_list("id", flat=True))
+    return values
+
+
+def _channel_snapshot(channel: Channel) -> dict:
+    """The audited fields and the config with its secrets masked (never the secrets)."""
+    values = audit.snapshot(channel, CHANNEL_FIELDS)
+    values["config"] = masked_config(channel.kind, channel.config)
     return values
 
 
@@ -100,12 +110,17 @@ def do_update_alert_rule(*, rule: AlertRule, fields: dict, channels=None, acting
     )
     with transaction.atomic():
         # TRICKY: a bound ModelForm already changed ``rule`` in memory: "before" is read from the row.
-        before = _rule_snapshot(AlertRule.objects.select_for_update().get(pk=rule.pk))
+        locked = AlertRule.objects.select_for_update().get(pk=rule.pk)
+        before = _rule_snapshot(locked)
         for name, value in fields.items():
             setattr(rule, name, value)
         rule.name = rule.name.strip()[:200] or before["name"]
         rule.next_evaluation_at = timezone.now()
-        rule.save()
+        # TRICKY: only the definition: evaluation may have fired (or failed) since the page loaded
+        # ``rule``; saving its stale state would reset the firing and skip the cooldown.
+        rule.save(update_fields=[*RULE_FIELDS, "next_evaluation_at", "updated_at"])
+        for name in RULE_RUNTIME_FIELDS:
+            setattr(rule, name, getattr(locked, name))
         if channels is not None:
             rule.channels.set(channels)
         _record(
@@ -140,10 +155,16 @@ def _set_rule_fields(rule: AlertRule, *, action: str, acting_user, **values) -> 
 
 
 def do_set_rule_enabled(*, rule: AlertRule, enabled: bool, acting_user) -> AlertRule:
-    return _set_rule_fields(
-        rule, action="alert_rule.enable" if enabled else "alert_rule.disable", acting_user=acting_user,
-        enabled=bool(enabled),
-    )  # fmt: skip
+    """Enable or disable a rule. Disabling resolves its open firing (quietly, saying why):
+    nothing evaluates a disabled rule, so the firing would otherwise stay open for ever."""
+    with transaction.atomic():
+        _set_rule_fields(
+            rule, action="alert_rule.enable" if enabled else "alert_rule.disable",
+            acting_user=acting_user, enabled=bool(enabled),
+        )  # fmt: skip
+        if not enabled:
+            close_open_alert(rule, now=timezone.now(), reason="rule disabled")
+    return rule
 
 
 def do_mute_rule(*, rule: AlertRule, until: datetime | None, acting_user) -> AlertRule:
@@ -171,7 +192,7 @@ def do_create_channel(*, project, name: str, kind: str, config: dict, acting_use
         )
         _record(
             project=project, acting_user=acting_user, action="channel.create", target=channel,
-            after=audit.snapshot(channel, CHANNEL_FIELDS),
+            after=_channel_snapshot(channel),
         )  # fmt: skip
     return channel
 
@@ -189,7 +210,8 @@ def do_update_channel(
     if name is not None and not name.strip():
         raise ActionRefused("Give the channel a name.")
     with transaction.atomic():
-        before = audit.snapshot(channel, CHANNEL_FIELDS)
+        before = _channel_snapshot(channel)
+        old_config = dict(channel.config or {})
         if name is not None:
             channel.name = name.strip()[:200]
         if config is not None:
@@ -199,9 +221,19 @@ def do_update_channel(
             channel.disabled_at = None if enabled else timezone.now()
             channel.disabled_reason = "" if enabled else "Disabled by a member."
         channel.save()
+        after = _channel_snapshot(channel)
+        # A rotated secret is masked on both sides: say which changed, never what they are.
+        config = channel.config or {}
+        rotated = sorted(
+            name
+            for name, shown in after["config"].items()
+            if shown != config.get(name) and old_config.get(name) != config.get(name)
+        )
+        if rotated:
+            after["secrets_changed"] = rotated
         _record(
             project=channel.project, acting_user=acting_user, action="channel.update", target=channel,
-            before=before, after=audit.snapshot(channel, CHANNEL_FIELDS),
+            before=before, after=after,
         )  # fmt: skip
     return channel
 
@@ -210,7 +242,7 @@ def do_delete_channel(*, channel: Channel, acting_user) -> None:
     with transaction.atomic():
         _record(
             project=channel.project, acting_user=acting_user, action="channel.delete", target=channel,
-            before=audit.snapshot(channel, CHANNEL_FIELDS),
+            before=_channel_snapshot(channel),
         )  # fmt: skip
         channel.delete()
 
@@ -306,13 +338,15 @@ def do_create_default_anomaly_rule(*, event_definition: EventDefinition, acting_
     environment = default_environment(project)
     if environment is None:
         raise ActionRefused("The project has no environment to watch.")
-    exists = AlertRule.objects.filter(
-        project=project, kind=RuleKind.ANOMALY, event=event_definition.name, environment=environment
-    ).exists()
-    if exists:
-        raise ActionRefused(f"{event_definition.name} already has an anomaly rule in {environment.name}.")
     owner, address = resolve_owner(project, event_definition.owner)
     with transaction.atomic():
+        # TRICKY: locked, so two quick clicks wait for each other and the second sees the first rule.
+        EventDefinition.objects.select_for_update().filter(pk=event_definition.pk).first()
+        exists = AlertRule.objects.filter(
+            project=project, kind=RuleKind.ANOMALY, event=event_definition.name, environment=environment
+        ).exists()
+        if exists:
+            raise ActionRefused(f"{event_definition.name} already has an anomaly rule in {environment.name}.")
         channels = [_email_channel(project, address, acting_user)] if address else []
         fields = {
             "name": f"{event_definition.name}: unusual volume",

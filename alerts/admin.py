@@ -1,9 +1,10 @@
 """Alerts in the admin: read-mostly. Rules, channels and alert events change through the pages
 (alerts/actions.py audits every write); here staff look, and may only switch a rule or a channel
-off in an emergency."""
+on or off in an emergency, through the same audited actions."""
 
 from django.contrib import admin
 
+from alerts import actions
 from alerts.models import AlertComment, AlertEvent, AlertRule, Channel, Delivery
 
 
@@ -15,8 +16,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
+        # Many-to-many fields too: an editable ``channels`` would let staff attach another
+        # project's channel to a rule, unaudited.
         editable = getattr(self, "editable_fields", ())
-        return [field.name for field in self.model._meta.fields if field.name not in editable]
+        fields = [*self.model._meta.fields, *self.model._meta.many_to_many]
+        return [field.name for field in fields if field.name not in editable]
 
 
 @admin.register(AlertRule)
@@ -25,7 +29,16 @@ class AlertRuleAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "state", "severity", "enabled"]
     search_fields = ["name", "event", "project__slug"]
     editable_fields = ("enabled",)
-    raw_id_fields = ["channels"]
+
+    def save_model(self, request, obj, form, change):
+        """Only ``enabled`` is editable: through the action (audited; disabling resolves the open
+        firing), and from the row as it is now, not the admin's possibly stale instance."""
+        if change and "enabled" in form.changed_data:
+            rule = AlertRule.objects.select_related("project__organization").get(pk=obj.pk)
+            actions.do_set_rule_enabled(rule=rule, enabled=obj.enabled, acting_user=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing related is editable here (``channels`` is read-only)."""
 
 
 @admin.register(Channel)
@@ -39,6 +52,12 @@ class ChannelAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [name for name in super().get_readonly_fields(request, obj) if name != "config"]
+
+    def save_model(self, request, obj, form, change):
+        """Only ``enabled`` is editable: through the audited action, from the row as it is now."""
+        if change and "enabled" in form.changed_data:
+            channel = Channel.objects.select_related("project__organization").get(pk=obj.pk)
+            actions.do_update_channel(channel=channel, enabled=obj.enabled, acting_user=request.user)
 
 
 class AlertCommentInline(admin.TabularInline):

@@ -1,6 +1,8 @@
 """Settings of alert delivery, read at call time so tests can change them with the `settings` fixture.
 
-The lead wires these into config/settings.py from the environment; until then the defaults apply.
+config/settings.py sets them from the environment (BEACON_ALERTS_ALLOW_PRIVATE_URLS,
+BEACON_ALERTS_DELIVERY_MAX_ATTEMPTS, BEACON_ALERTS_RETRY_BASE_SECONDS, BEACON_ALERTS_RETRY_MAX_SECONDS,
+BEACON_ALERTS_HTTP_TIMEOUT); the defaults here apply only where a setting is missing.
 """
 
 from django.conf import settings

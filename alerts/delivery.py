@@ -33,8 +33,6 @@ ATTEMPT_EXPIRES = 3600
 # Each wait is 75-100% of its exponential step: two channels failing together do not retry in step,
 # and the waits still grow strictly (the next step's minimum is 1.5x this step's maximum).
 BACKOFF_JITTER = 0.25
-# A server's Retry-After is honoured up to this; beyond it the attempt would just expire.
-MAX_RETRY_AFTER = 3600
 MAX_ERROR_LENGTH = 1000
 
 
@@ -56,7 +54,6 @@ def deliver_alert_event(alert_event_id: int) -> int:
             queued += 1
         else:
             _record_skipped(channel, alert_event, attempt=1)
-    AlertEvent.objects.filter(pk=alert_event_id, notified_at__isnull=True).update(notified_at=timezone.now())
     return queued
 
 
@@ -106,12 +103,15 @@ def send_test(channel: Channel, *, acting_user) -> Delivery:
 
 
 def retry_countdown(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based): base · 2^(attempt-1), jittered."""
+    """Seconds to wait after failed attempt number `attempt` (1-based): base · 2^(attempt-1), jittered.
+
+    A server's Retry-After lengthens the wait, but no wait exceeds retry_max_seconds, as documented.
+    """
     step = conf.retry_base_seconds() * 2 ** (attempt - 1)
-    countdown = min(step * (1 - BACKOFF_JITTER * random.random()), conf.retry_max_seconds())
+    countdown = step * (1 - BACKOFF_JITTER * random.random())
     if retry_after:
-        countdown = max(countdown, min(retry_after, MAX_RETRY_AFTER))
-    return countdown
+        countdown = max(countdown, retry_after)
+    return min(countdown, conf.retry_max_seconds())
 
 
 def _attempt(

@@ -8,6 +8,7 @@ needs no cleanup: its rule was only moved to the next minute, and the next tick 
 """
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -68,6 +69,7 @@ MAX_INTERVAL_MINUTES = 15
 
 
 def evaluation_interval_minutes(rule: AlertRule) -> int:
+    """What the claim UPDATE (analytics/queries/alerts.py) computes in SQL for every due rule."""
     return min(MAX_INTERVAL_MINUTES, max(1, rule.window_minutes // 60))
 
 
@@ -119,6 +121,7 @@ def _notify_on_commit(alert_event: AlertEvent, now: datetime) -> None:
 
     alert_event.notified_at = now
     alert_event.silenced_reason = ""
+    alert_event.notify_pending = False
     event_id = alert_event.id
     transaction.on_commit(lambda: notify_later(event_id))
 
@@ -149,33 +152,69 @@ def _fire(rule: AlertRule, reading: Reading, *, now: datetime, start: datetime, 
     return alert_event
 
 
-def _resolve(rule, open_event, reading: Reading, *, now, start, end) -> AlertEvent:
-    open_event.state = AlertState.RESOLVED
-    open_event.resolved_at = now
+def _open_firing(rule: AlertRule, *, lock: bool = False) -> AlertEvent | None:
+    events = AlertEvent.objects.select_for_update() if lock else AlertEvent.objects
+    return events.filter(rule=rule, kind=AlertEventKind.FIRED).exclude(state=AlertState.RESOLVED).first()
+
+
+def _close(
+    rule: AlertRule, open_event: AlertEvent, *, now, values: dict, value=None, window=None
+) -> AlertEvent:
+    """Resolve ``open_event`` and write the resolution row (window: the one evaluated, if any)."""
+    open_event.state, open_event.resolved_at = AlertState.RESOLVED, now
     open_event.save(update_fields=["state", "resolved_at"])
-    resolution = AlertEvent.objects.create(
+    start, end = window or (open_event.window_start, open_event.window_end)
+    return AlertEvent.objects.create(
         project_id=rule.project_id,
         rule=rule,
         kind=AlertEventKind.RESOLVED,
         fired_event=open_event,
         severity=rule.severity,
-        value=reading.value,
+        value=value,
         threshold=rule.threshold,
-        values=reading.values,
+        values=values,
         rule_snapshot=snapshot(rule),
         window_start=start,
         window_end=end,
         created_at=now,
         resolved_at=now,
     )
-    # A firing nobody was told about (silenced throughout) resolves quietly too.
+
+
+def _resolve(rule, open_event, reading: Reading, *, now, start, end) -> AlertEvent:
+    resolution = _close(
+        rule, open_event, now=now, values=reading.values, value=reading.value, window=(start, end)
+    )
+    # A firing nobody was told about (silenced throughout) resolves quietly too; the resolution of
+    # one they were told about waits for the end of the mute or quiet hours if need be.
     if open_event.notified_at:
         silenced = silenced_reason(rule, now)
         if silenced:
-            resolution.silenced_reason = silenced
+            resolution.silenced_reason, resolution.notify_pending = silenced, True
         else:
             _notify_on_commit(resolution, now)
-        resolution.save(update_fields=["notified_at", "silenced_reason"])
+        resolution.save(update_fields=["notified_at", "silenced_reason", "notify_pending"])
+    return resolution
+
+
+def _send_held_resolutions(rule: AlertRule, now: datetime) -> None:
+    """Resolutions held back by a mute or quiet hours that are over now."""
+    if rule.last_fired_at is None or silenced_reason(rule, now):
+        return
+    for resolution in AlertEvent.objects.filter(rule=rule, notify_pending=True).order_by("created_at", "id"):
+        _notify_on_commit(resolution, now)
+        resolution.save(update_fields=["notified_at", "silenced_reason", "notify_pending"])
+
+
+def close_open_alert(rule: AlertRule, *, now: datetime, reason: str) -> AlertEvent | None:
+    """Resolve the rule's open firing without a message, saying why (the rule was disabled): an
+    alert nobody evaluates any more must not stay open, nor block the rule's next firing."""
+    open_event = _open_firing(rule, lock=True)
+    if open_event is None:
+        return None
+    resolution = _close(rule, open_event, now=now, values={"reason": reason})
+    resolution.silenced_reason = reason
+    resolution.save(update_fields=["silenced_reason"])
     return resolution
 
 
@@ -191,11 +230,7 @@ def _keep_firing(rule, open_event, *, now) -> None:
 
 
 def _transition(rule: AlertRule, reading: Reading, *, now, start, end) -> Evaluation:
-    open_event = (
-        AlertEvent.objects.filter(rule=rule, kind=AlertEventKind.FIRED)
-        .exclude(state=AlertState.RESOLVED)
-        .first()
-    )
+    open_event = _open_firing(rule)
     if reading.value is None:
         # No verdict (too small a sample, no history): an open alert stays open, nothing new fires.
         return Evaluation(RuleState.FIRING if open_event else RuleState.NO_DATA, reading)
@@ -214,44 +249,65 @@ def _transition(rule: AlertRule, reading: Reading, *, now, start, end) -> Evalua
     return Evaluation(RuleState.FIRING, reading, fired=_fire(rule, reading, now=now, start=start, end=end))
 
 
-def _measure(rule: AlertRule, end: datetime) -> Reading:
-    """One reading, in a savepoint with a time limit: a failing query leaves the transaction usable."""
+@contextmanager
+def _time_limited():
+    """A transaction whose statements stop after ALERTS_EVALUATION_TIMEOUT_MS."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('statement_timeout', %s, true)", [str(settings.ALERTS_EVALUATION_TIMEOUT_MS)]
         )
-        return measure(rule, [end], detail=True)[0]
+        yield
+
+
+def _record_error(rule_id: int, now: datetime, error: Exception) -> Evaluation:
+    if isinstance(error, RuleError | DatabaseError):
+        logger.warning("alert rule %s could not be evaluated: %s", rule_id, error)
+    else:
+        logger.exception("alert rule %s: evaluation failed", rule_id)
+    message = str(error)[:1000] or type(error).__name__
+    AlertRule.objects.filter(id=rule_id).update(
+        state=RuleState.ERROR, last_error=message, last_evaluated_at=now
+    )
+    return Evaluation(RuleState.ERROR, None)
 
 
 def evaluate_rule(rule_id: int, *, now: datetime | None = None) -> Evaluation | None:
-    """Evaluate one rule at ``now`` (a claimed rule, a test, the bench)."""
+    """Evaluate one rule at ``now`` (a claimed rule, a test, the bench).
+
+    1. Measure, without holding the rule's row: an edit never waits for a slow query.
+    2. Lock the row and check the rule is still enabled and unedited (an edit makes it due again).
+    3. Move its alert (fire, keep firing, resolve) and send what the end of a silence released.
+    Any error is recorded on the rule (state ``error``, ``last_error``): it never breaks the tick.
+    """
     now = now or timezone.now()
     end = window_end(now)
-    with transaction.atomic():
-        rule = (
-            AlertRule.objects.select_for_update(of=("self",))
-            .select_related("project", "environment")
-            .filter(id=rule_id, enabled=True)
-            .first()
-        )
-        if rule is None:
-            return None
-        start = end - timedelta(minutes=rule.window_minutes)
-        try:
-            reading = _measure(rule, end)
-        except (RuleError, DatabaseError) as error:
-            logger.warning("alert rule %s could not be evaluated: %s", rule.id, error)
-            rule.state, rule.last_error, rule.last_evaluated_at = RuleState.ERROR, str(error)[:1000], now
-            rule.save(update_fields=["state", "last_error", "last_evaluated_at"])
-            return Evaluation(RuleState.ERROR, None)
-        evaluation = _transition(rule, reading, now=now, start=start, end=end)
-        rule.state, rule.last_value, rule.last_evaluated_at, rule.last_error = (
-            evaluation.state,
-            reading.value,
-            now,
-            "",
-        )
-        rule.save(update_fields=["state", "last_value", "last_evaluated_at", "last_error", "last_fired_at"])
+    rule = AlertRule.objects.select_related("project", "environment").filter(id=rule_id, enabled=True).first()
+    if rule is None:
+        return None
+    start = end - timedelta(minutes=rule.window_minutes)
+    try:
+        with _time_limited():
+            reading = measure(rule, [end], detail=True)[0]
+        with transaction.atomic():
+            locked = AlertRule.objects.select_for_update().filter(
+                id=rule_id, enabled=True, updated_at=rule.updated_at
+            )
+            if not locked.exists():
+                return None
+            rule.refresh_from_db(fields=["state", "last_fired_at"])
+            evaluation = _transition(rule, reading, now=now, start=start, end=end)
+            _send_held_resolutions(rule, now)
+            rule.state, rule.last_value, rule.last_evaluated_at, rule.last_error = (
+                evaluation.state,
+                reading.value,
+                now,
+                "",
+            )
+            rule.save(
+                update_fields=["state", "last_value", "last_evaluated_at", "last_error", "last_fired_at"]
+            )
+    except Exception as error:  # a broken rule is shown on its page, the tick goes on
+        return _record_error(rule_id, now, error)
     return evaluation
 
 
@@ -319,11 +375,7 @@ def preview(rule: AlertRule, *, now: datetime | None = None, days: int = 7) -> P
     ends = [last - step * index for index in range(days * 24 * 60 // step_minutes, -1, -1)]
     threshold = None if rule.kind in (RuleKind.ANOMALY, RuleKind.ABSENCE) else rule.threshold
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                [str(settings.ALERTS_EVALUATION_TIMEOUT_MS)],
-            )
+        with _time_limited():
             readings = measure(rule, ends)
     except (RuleError, DatabaseError) as error:
         return Preview([], threshold, unit_of(rule), [], error=str(error), step_minutes=step_minutes)

@@ -7,7 +7,8 @@ validated by the insights' own ``parse_filters``, so a rule filters exactly as a
 """
 
 import dataclasses
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -342,6 +343,7 @@ class HistoryFilterForm(forms.Form):
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rule"].queryset = AlertRule.objects.filter(project=project)
+        self.timezone = ZoneInfo(project.timezone or "UTC")
 
     def clean(self):
         data = super().clean()
@@ -357,11 +359,15 @@ class HistoryFilterForm(forms.Form):
         for name in ("rule", "kind", "state", "severity"):
             if data.get(name):
                 events = events.filter(**{name: data[name]})
+        # Days as the project's people read them (its time zone), not UTC days.
         if data.get("date_from"):
-            events = events.filter(created_at__date__gte=data["date_from"])
-        if data.get("date_to"):
-            events = events.filter(created_at__date__lte=data["date_to"])
+            events = events.filter(created_at__gte=self._start_of(data["date_from"]))
+        if data.get("date_to") and data["date_to"] < date.max:
+            events = events.filter(created_at__lt=self._start_of(data["date_to"] + timedelta(days=1)))
         return events
+
+    def _start_of(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self.timezone)
 
 
 class CommentForm(forms.Form):

@@ -134,6 +134,11 @@ def _rate(rule, windows, use_rollups, detail) -> list[Reading]:
     return readings
 
 
+def normal_tail(deviations: float) -> float:
+    """P(X < mean - k·stddev) for a normal X: how unlikely a breach of k deviations is."""
+    return 0.5 * math.erfc(deviations / math.sqrt(2))
+
+
 def anomaly_band(rule: AlertRule, history: list[int]) -> tuple[float, float, float, float]:
     """Mean, standard deviation and the band [lower, upper] the count is expected in.
 
@@ -150,6 +155,28 @@ def anomaly_band(rule: AlertRule, history: list[int]) -> tuple[float, float, flo
     return mean, stddev, max(mean - spread, 0.0), mean + spread
 
 
+def _weeks_with_the_event(history: list[int]) -> list[int]:
+    """The history without its oldest weeks that saw no event at all: the event did not exist yet,
+    and zeros from then would widen the band and blind a new event's rule for weeks."""
+    weeks = list(history)
+    while weeks and weeks[-1] == 0:
+        weeks.pop()
+    return weeks
+
+
+def _is_below(rule: AlertRule, count: int, mean: float, lower: float) -> bool:
+    """Below the band; or, in deviations mode, no event at all where that is as unlikely as k
+    deviations for a Poisson count (e^-mean): the band's lower edge is clamped at 0, so a low-volume
+    event's outage (mean 8, k 3) could never be below it."""
+    if count < lower:
+        return True
+    return (
+        rule.anomaly_mode == AnomalyMode.STDDEV
+        and count == 0
+        and math.exp(-mean) < normal_tail(rule.anomaly_deviations)
+    )
+
+
 def _anomaly(rule, windows, use_rollups, detail) -> list[Reading]:
     weeks = max(rule.anomaly_weeks, 1)
     all_windows = [
@@ -160,13 +187,13 @@ def _anomaly(rule, windows, use_rollups, detail) -> list[Reading]:
     )
     readings = []
     for offset in range(0, len(counts), weeks + 1):
-        count, history = counts[offset], counts[offset + 1 : offset + weeks + 1]
-        if not any(history):
+        count, history = counts[offset], _weeks_with_the_event(counts[offset + 1 : offset + weeks + 1])
+        if not history:
             reason = f"no {rule.event} events in the same window of the last {weeks} weeks"
             readings.append(Reading(None, False, {"count": count, "history": history, "reason": reason}))
             continue
         mean, stddev, lower, upper = anomaly_band(rule, history)
-        below, above = count < lower, count > upper
+        below, above = _is_below(rule, count, mean, lower), count > upper
         direction = rule.anomaly_direction
         breached = (below and direction != AnomalyDirection.ABOVE) or (
             above and direction != AnomalyDirection.BELOW

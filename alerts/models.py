@@ -187,6 +187,8 @@ class AlertEvent(models.Model):
     # Set when the channels were told; a firing silenced by mute or quiet hours is told later.
     notified_at = models.DateTimeField(null=True, blank=True)
     silenced_reason = models.CharField(max_length=200, blank=True)
+    # A resolution held back by mute or quiet hours: sent by the first evaluation after them.
+    notify_pending = models.BooleanField(default=False)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -190,7 +190,9 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             page.goto(f"{alerts}/history/")
             page.locator("table.alert-events tbody tr a").first.click()
             page.get_by_role("button", name="Acknowledge").click()
-            page.get_by_label("Add a comment").fill("Known: the 1.6.0-rc.1 build sends prices as text. Fix in rc.2.")
+            page.get_by_label("Add a comment").fill(
+                "Known: the 1.6.0-rc.1 build sends prices as text. Fix in rc.2."
+            )
             page.get_by_role("button", name="Comment").click()
             expect(page.locator(".comment").first).to_be_visible()
             shoot(page, "alert-event")

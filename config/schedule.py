@@ -43,7 +43,7 @@ BEAT_SCHEDULE = {
         "options": {"expires": 5 * MINUTE},
     },
     "evaluate-alert-rules": {
-        # Claims the due rules (conditional UPDATE) and queues one evaluation task per rule.
+        # Claims the due rules (one conditional UPDATE) and queues their evaluation, 20 rules a task.
         "task": "alerts.tasks.evaluate_due_rules",
         "schedule": MINUTE,
         "options": {"expires": MINUTE},

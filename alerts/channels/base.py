@@ -22,6 +22,8 @@ from alerts import conf
 USER_AGENT = "Beacon-Alerts/1"
 # A channel's reply is only read for its status and error code; never keep a huge body in memory.
 MAX_RESPONSE_BYTES = 64 * 1024
+# 4xx answers that say "try again", not "fix the channel": request timeout, too early, rate limit.
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class DeliveryError(Exception):
 
 
 class TransientError(DeliveryError):
-    """Try again later: network trouble, timeouts, 5xx, rate limits."""
+    """Try again later: network trouble, timeouts, 5xx, 408/425, rate limits."""
 
 
 class PermanentError(DeliveryError):
@@ -122,12 +124,59 @@ def truncate_utf8(text: str, limit_bytes: int, ellipsis: str = "…") -> str:
 # --- The SSRF guard ---------------------------------------------------------------------------
 
 
+# Python 3.11 counts these as global; newer Pythons do not, and none of them is a public host.
+_NOT_PUBLIC_V4 = (ipaddress.ip_network("192.0.0.0/24"),)  # IETF protocol assignments (192.0.0.8, ...)
+_NOT_PUBLIC_V6 = (ipaddress.ip_network("3fff::/20"),)  # documentation (RFC 9637)
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d; also :: and ::1
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use prefix
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 address carries and may be translated to; None when it carries none.
+
+    TRICKY: a translator or relay turns these into plain IPv4 traffic, so 64:ff9b::a9fe:a9fe
+    reaches 169.254.169.254 and 2002:7f00:1:: reaches 127.0.0.1: the IPv4 address decides.
+    """
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # (server, client): the packets go to both
+    if ip in _NAT64_WELL_KNOWN or ip in _IPV4_COMPATIBLE:
+        return [low32]
+    if ip in _NAT64_LOCAL:
+        # The local-use prefix may embed the IPv4 address at other offsets (RFC 6052 /48../64):
+        # only the /96 form, with the bits between /48 and /96 zero, says unambiguously where it is.
+        if (int(ip) >> 32) & ((1 << 48) - 1):
+            return [ipaddress.IPv4Address(0)]  # not public: refused
+        return [low32]
+    return None
+
+
+def _is_public_v4(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not ip.is_multicast and not any(ip in net for net in _NOT_PUBLIC_V4)
+
+
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, shared (CGNAT), reserved, multicast and unspecified."""
+    """True only for a public unicast address; False for loopback, private, link-local, shared (CGNAT),
+    reserved, multicast, unspecified, and IPv6 forms that carry such an IPv4 address (NAT64, 6to4,
+    Teredo, IPv4-mapped and -compatible). Other IPv6 must be global unicast (2000::/3)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # strip an IPv6 zone id
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # TRICKY: ::ffff:127.0.0.1 is loopback too
-    return ip.is_global and not ip.is_multicast
+    if ip.version == 4:
+        return _is_public_v4(ip)
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        return all(_is_public_v4(v4) for v4 in embedded)
+    return (
+        ip in _GLOBAL_UNICAST
+        and ip.is_global
+        and not ip.is_multicast
+        and not any(ip in net for net in _NOT_PUBLIC_V6)
+    )
 
 
 def public_addresses(host: str, port: int) -> list[tuple]:
@@ -283,7 +332,7 @@ def _http_error(error: urllib.error.HTTPError, where: str) -> DeliveryError:
     except OSError:
         text = ""
     text = f"HTTP {status} from {where}" + (f": {text}" if text else "")
-    if status == 429 or status >= 500:
+    if status in TRANSIENT_STATUSES or status >= 500:
         return TransientError(text, status=status, retry_after=_retry_after(error.headers))
     if 300 <= status < 400:
         return PermanentError(text + " (redirects are not followed: use the final URL)", status=status)

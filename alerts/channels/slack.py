@@ -81,8 +81,9 @@ def render(message: Message) -> dict:
     ]
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
-    # `text` is the notification preview and what clients without Block Kit show.
-    return {"text": f"{message.subject}: {message.summary}", "blocks": blocks}
+    # `text` is the notification preview and what clients without Block Kit show. TRICKY: it is
+    # mrkdwn too, so an unescaped "<!channel>" in a rule or event name would ping everyone.
+    return {"text": _escape(f"{message.subject}: {message.summary}"), "blocks": blocks}
 
 
 def send(config: dict, message: Message) -> int:

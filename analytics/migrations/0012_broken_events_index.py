@@ -11,5 +11,8 @@ class Migration(migrations.Migration):
     dependencies = [("analytics", "0011_console_set_config")]
 
     operations = [
-        migrations.RunSQL(BROKEN_EVENTS_INDEX, "DROP INDEX IF EXISTS events_broken_env_time"),
+        migrations.RunSQL(
+            BROKEN_EVENTS_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1),
+            "DROP INDEX IF EXISTS events_broken_env_time",
+        ),
     ]

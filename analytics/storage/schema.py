@@ -22,7 +22,7 @@ CREATE TABLE events (
 # Events stored with plan violations (flagged, allowed: plan_status 2 and 3), for the alerts that watch
 # them: a few percent of events at most, so the index stays small and counting them reads it alone.
 BROKEN_EVENTS_INDEX = (
-    "CREATE INDEX IF NOT EXISTS events_broken_env_time ON events (project_id, environment_id, time) "
+    "CREATE INDEX events_broken_env_time ON events (project_id, environment_id, time) "
     "INCLUDE (event) WHERE plan_status IN (2, 3)"
 )
 

@@ -1,12 +1,24 @@
 """The alert writes: each one atomic, audited, refusing what the product forbids; rule changes make
 the rule due now; the one-click anomaly rule routed to the event's owner."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from alerts import actions
-from alerts.models import AlertComment, AlertRule, Channel, ChannelKind
+from alerts.channels import MASK
+from alerts.models import (
+    AlertComment,
+    AlertEvent,
+    AlertEventKind,
+    AlertRule,
+    AlertState,
+    Channel,
+    ChannelKind,
+    RuleState,
+)
 from analytics.plan.models import EventDefinition, EventStatus
 from projects.actions import ActionRefused
 from projects.models import AuditLogEntry, Environment
@@ -79,6 +91,21 @@ def test_updating_a_rule_makes_it_due_now_and_records_before_and_after(project, 
     assert (entry.before["threshold"], entry.after["threshold"]) == (50.0, 80.0)
 
 
+def test_it_keeps_what_evaluation_wrote_when_an_edit_is_saved(project, member):
+    rule = make_rule(project, cooldown_minutes=60)
+    stale = AlertRule.objects.get(pk=rule.pk)  # the instance the edit page loaded
+    fired_at = later(minutes=-3)
+    make_fired_event(rule)
+    AlertRule.objects.filter(pk=rule.pk).update(
+        state=RuleState.FIRING, last_fired_at=fired_at, last_value=12.0, last_evaluated_at=fired_at
+    )
+    actions.do_update_alert_rule(rule=stale, fields={"threshold": 80.0}, acting_user=member)
+    rule.refresh_from_db()
+    assert rule.threshold == 80.0
+    assert (rule.state, rule.last_fired_at, rule.last_value) == (RuleState.FIRING, fired_at, 12.0)
+    assert (stale.state, stale.last_fired_at) == (RuleState.FIRING, fired_at)
+
+
 def test_it_deletes_a_rule_with_an_audit_row(project, member):
     rule = make_rule(project)
     rule_id = rule.id
@@ -95,6 +122,21 @@ def test_it_enables_and_disables_a_rule(project, member):
     assert rule.enabled and rule.next_evaluation_at <= datetime.now(UTC)
     assert audited("alert_rule.disable", rule).after == {"enabled": False}
     assert audited("alert_rule.enable", rule).after == {"enabled": True}
+
+
+def test_it_resolves_the_open_firing_quietly_when_a_firing_rule_is_disabled(project, member):
+    rule = make_rule(project)
+    fired = make_fired_event(rule)
+    actions.do_set_rule_enabled(rule=rule, enabled=False, acting_user=member)
+    fired.refresh_from_db()
+    assert fired.state == AlertState.RESOLVED and fired.resolved_at is not None
+    resolution = AlertEvent.objects.get(rule=rule, kind=AlertEventKind.RESOLVED)
+    assert resolution.fired_event == fired and resolution.silenced_reason == "rule disabled"
+    assert audited("alert_rule.disable", rule).after == {"enabled": False}
+    # Enabling it again, or disabling a rule with nothing open, resolves nothing more.
+    actions.do_set_rule_enabled(rule=rule, enabled=True, acting_user=member)
+    actions.do_set_rule_enabled(rule=rule, enabled=False, acting_user=member)
+    assert AlertEvent.objects.filter(rule=rule, kind=AlertEventKind.RESOLVED).count() == 1
 
 
 def test_it_mutes_and_unmutes_but_not_into_the_past(project, member):
@@ -135,6 +177,34 @@ def test_it_creates_updates_and_deletes_a_channel(project, member):
         AuditLogEntry.objects.filter(target_id=str(channel_id)).values_list("action", flat=True)
     )
     assert actions_seen == {"channel.create", "channel.update", "channel.delete"}
+
+
+def test_it_audits_a_webhook_url_change_but_never_its_secret(project, member):
+    old_secret, new_secret = "old-signing-secret-0123456789", "new-signing-secret-9876543210"
+    channel = actions.do_create_channel(
+        project=project,
+        name="Hooks",
+        kind="webhook",
+        config={"url": "https://old.example.com/hook", "secret": old_secret},
+        acting_user=member,
+    )
+    actions.do_update_channel(
+        channel=channel,
+        config={"url": "https://new.example.com/hook", "secret": new_secret},
+        acting_user=member,
+    )
+    created, updated = audited("channel.create", channel), audited("channel.update", channel)
+    assert created.after["config"] == {"url": "https://old.example.com/hook", "secret": MASK}
+    assert updated.before["config"]["url"] == "https://old.example.com/hook"
+    assert updated.after["config"] == {"url": "https://new.example.com/hook", "secret": MASK}
+    assert updated.after["secrets_changed"] == ["secret"]
+    channel_id = channel.id
+    actions.do_delete_channel(channel=channel, acting_user=member)
+    deleted = AuditLogEntry.objects.get(action="channel.delete", target_id=str(channel_id))
+    assert deleted.before["config"]["url"] == "https://new.example.com/hook"
+    for entry in AuditLogEntry.objects.filter(target_id=str(channel_id)):
+        text = f"{entry.before} {entry.after}"
+        assert old_secret not in text and new_secret not in text, entry.action
 
 
 def test_it_refuses_a_channel_without_a_name_or_kind(project, member):
@@ -278,3 +348,46 @@ def test_it_refuses_a_second_anomaly_rule_in_the_same_environment(project, membe
     with pytest.raises(ActionRefused, match="already has an anomaly rule"):
         actions.do_create_default_anomaly_rule(event_definition=event, acting_user=member)
     assert AlertRule.objects.count() == 1 and Channel.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_quick_clicks_make_one_default_rule(project, member, monkeypatch):
+    """The first click is held inside its transaction, its rule written but not committed; the
+    second click waits on the event's lock, then sees that rule and is refused."""
+    event = live_event(project)
+    written, release = threading.Event(), threading.Event()
+    create = actions.do_create_alert_rule
+
+    def create_then_hold(**kwargs):
+        rule = create(**kwargs)
+        if not written.is_set():
+            written.set()
+            assert release.wait(10)
+        return rule
+
+    monkeypatch.setattr(actions, "do_create_alert_rule", create_then_hold)
+    outcomes = []
+
+    def click():
+        try:
+            actions.do_create_default_anomaly_rule(
+                event_definition=EventDefinition.objects.get(pk=event.pk), acting_user=member
+            )
+            outcomes.append("created")
+        except ActionRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=click)
+    first.start()
+    assert written.wait(10)
+    second = threading.Thread(target=click)
+    second.start()
+    second.join(0.5)
+    blocked = second.is_alive()
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert blocked and outcomes == ["created", "refused"]
+    assert AlertRule.objects.filter(project=project, kind="anomaly").count() == 1

@@ -100,7 +100,9 @@ def test_it_posts_slack_blocks_with_a_fallback_text_and_link_buttons(http_server
 
 def test_it_escapes_slack_control_characters():
     message = Message(**{**MESSAGE.__dict__, "summary": "a <b> & c"})
-    assert "a &lt;b&gt; &amp; c" in slack.render(message)["blocks"][0]["text"]["text"]
+    rendered = slack.render(message)
+    assert "a &lt;b&gt; &amp; c" in rendered["blocks"][0]["text"]["text"]
+    assert rendered["text"].endswith(": a &lt;b&gt; &amp; c")  # the fallback text is mrkdwn too
 
 
 @pytest.mark.usefixtures("private_urls_allowed")
@@ -435,6 +437,8 @@ def test_it_classifies_http_failures_and_keeps_retry_after(http_server):
     http_server.respond("/busy", Reply(503, "busy", {"Retry-After": "7"}))
     http_server.respond("/slow-down", Reply(429, "too many"))
     http_server.respond("/bad", Reply(400, "invalid_payload"))
+    http_server.respond("/timeout", Reply(408, "request timeout"))
+    http_server.respond("/too-early", Reply(425, "too early", {"Retry-After": "3"}))
     http_server.respond("/moved", Reply(302, "", {"Location": "http://127.0.0.1:9/elsewhere"}))
 
     with pytest.raises(TransientError) as busy:
@@ -443,12 +447,24 @@ def test_it_classifies_http_failures_and_keeps_retry_after(http_server):
         base.post_json(http_server.url("/slow-down"), b"{}")
     with pytest.raises(PermanentError, match="HTTP 400 .*invalid_payload"):
         base.post_json(http_server.url("/bad"), b"{}")
+    with pytest.raises(TransientError) as timeout:
+        base.post_json(http_server.url("/timeout"), b"{}")
+    with pytest.raises(TransientError) as too_early:
+        base.post_json(http_server.url("/too-early"), b"{}")
     with pytest.raises(PermanentError, match="redirects are not followed"):
         base.post_json(http_server.url("/moved"), b"{}")
 
     assert (busy.value.status, busy.value.retry_after) == (503, 7.0)
     assert (slow_down.value.status, slow_down.value.retry_after) == (429, None)
-    assert [request.path for request in http_server.requests] == ["/busy", "/slow-down", "/bad", "/moved"]
+    assert (timeout.value.status, too_early.value.status, too_early.value.retry_after) == (408, 425, 3.0)
+    assert [request.path for request in http_server.requests] == [
+        "/busy",
+        "/slow-down",
+        "/bad",
+        "/timeout",
+        "/too-early",
+        "/moved",
+    ]
 
 
 @pytest.mark.usefixtures("private_urls_allowed")
@@ -464,6 +480,8 @@ def test_it_treats_timeouts_and_refused_connections_as_transient(http_server):
 def test_it_knows_public_from_private_addresses():
     assert base.is_public_address("8.8.8.8")
     assert base.is_public_address("2606:4700:4700::1111")
+    assert base.is_public_address("64:ff9b::808:808")  # NAT64 of 8.8.8.8
+    assert base.is_public_address("2002:808:808::1")  # 6to4 of 8.8.8.8
     for address in (
         "127.0.0.1",
         "10.0.0.1",
@@ -475,6 +493,28 @@ def test_it_knows_public_from_private_addresses():
         "224.0.0.1",
     ):
         assert not base.is_public_address(address), address
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 (well-known prefix) of 169.254.169.254, the metadata service
+        "64:ff9b:1::a9fe:a9fe",  # NAT64 (local-use prefix) of 169.254.169.254
+        "64:ff9b:1:a9fe:a9:fe00::",  # the local-use prefix with the IPv4 address at another offset
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "2001:0:808:808::80ff:fffe",  # Teredo: public server, client 127.0.0.1
+        "2001:0:a9fe:a9fe::f7f7:f7f7",  # Teredo: server 169.254.169.254, public client
+        "192.0.0.8",  # IETF protocol assignments, global on Python 3.11
+        "fc00::1",  # unique local
+        "ff0e::1",  # multicast, even global scope
+        "3fff::1",  # documentation, outside 2000::/3's is_global on Python 3.11
+        "100::1",  # discard-only
+    ],
+)
+def test_it_refuses_ipv6_forms_that_carry_a_private_ipv4_address(address):
+    assert not base.is_public_address(address)
 
 
 def test_it_serializes_json_compactly_and_keeps_non_ascii_text():

@@ -6,10 +6,12 @@ on the real Redis, where the retry's countdown and queue matter.
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
 
 from alerts import delivery
 from alerts.models import Channel, Delivery, DeliveryStatus
@@ -81,7 +83,9 @@ def test_it_emails_an_alert_to_the_channels_addresses(project, mailoutbox):
 
 
 @pytest.mark.usefixtures("fast_retries", "eager_fan_out")
-def test_it_retries_after_a_500_and_records_both_attempts(fired, slack_channel, http_server):
+def test_it_retries_after_a_500_and_records_both_attempts(project, slack_channel, http_server):
+    notified_at = timezone.now() - timedelta(minutes=1)  # evaluation sets it before queueing
+    fired = make_fired_event(make_rule(project, channels=[slack_channel]), notified_at=notified_at)
     http_server.respond(HOOK, Reply(500, "rollup_error"), Reply(200, "ok"))
 
     delivery.deliver_alert_event.delay(fired.id)
@@ -92,7 +96,7 @@ def test_it_retries_after_a_500_and_records_both_attempts(fired, slack_channel, 
         == "HTTP 500 from 127.0.0.1/…: rollup_error"
     )
     fired.refresh_from_db()
-    assert fired.notified_at is not None
+    assert fired.notified_at == notified_at  # delivery leaves it as evaluation wrote it
 
 
 @pytest.mark.usefixtures("fast_retries")
@@ -109,11 +113,8 @@ def test_it_gives_up_after_five_503s_and_keeps_the_channel(fired, slack_channel,
     assert mailoutbox == []
 
 
-@pytest.mark.usefixtures("fast_retries")
-def test_it_waits_longer_before_each_retry_and_honours_retry_after(fired, slack_channel, http_server):
-    http_server.respond(
-        HOOK, *[Reply(503, "down")] * 3, Reply(429, "slow", {"Retry-After": "30"}), Reply(200)
-    )
+def retry_countdowns(fired, channel) -> list[float]:
+    """Send through the task, and the wait Celery was asked for before each retry."""
     countdowns = []
 
     def on_retry(sender=None, reason=None, **kwargs):
@@ -121,9 +122,18 @@ def test_it_waits_longer_before_each_retry_and_honours_retry_after(fired, slack_
 
     signals.task_retry.connect(on_retry, sender=delivery.send_to_channel, weak=False)
     try:
-        run_send(fired, slack_channel)
+        run_send(fired, channel)
     finally:
         signals.task_retry.disconnect(on_retry, sender=delivery.send_to_channel)
+    return countdowns
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_it_waits_longer_before_each_retry_and_honours_retry_after(fired, slack_channel, http_server):
+    http_server.respond(
+        HOOK, *[Reply(503, "down")] * 3, Reply(429, "slow", {"Retry-After": "30"}), Reply(200)
+    )
+    countdowns = retry_countdowns(fired, slack_channel)
 
     assert len(countdowns) == 4
     assert 0.15 <= countdowns[0] < countdowns[1] < countdowns[2] <= 0.8
@@ -139,7 +149,54 @@ def test_it_grows_the_backoff_exponentially_with_bounded_jitter(settings):
         waits = [delivery.retry_countdown(attempt) for _ in range(50)]
         assert all(min(step * 0.75, 900) <= wait <= min(step, 900) for wait in waits), attempt
     assert delivery.retry_countdown(1, retry_after=120) == 120
-    assert delivery.retry_countdown(1, retry_after=86400) == delivery.MAX_RETRY_AFTER
+    assert delivery.retry_countdown(1, retry_after=900) == 900
+
+
+def test_it_caps_every_wait_at_retry_max_seconds_even_when_the_server_asks_for_more(settings):
+    settings.ALERTS_RETRY_BASE_SECONDS = 30
+    settings.ALERTS_RETRY_MAX_SECONDS = 600
+
+    assert delivery.retry_countdown(1, retry_after=86400) == 600
+    assert delivery.retry_countdown(1, retry_after=3600) == 600
+    assert delivery.retry_countdown(10) == 600  # 15360 s step
+    assert 22.5 <= delivery.retry_countdown(1, retry_after=1) <= 30  # a short Retry-After never shortens
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_a_retry_after_beyond_the_maximum_waits_only_the_maximum(settings, fired, slack_channel, http_server):
+    settings.ALERTS_RETRY_MAX_SECONDS = 5
+    http_server.respond(HOOK, Reply(503, "down", {"Retry-After": "86400"}), Reply(200))
+    countdowns = retry_countdowns(fired, slack_channel)
+
+    assert countdowns == [5.0]
+    assert rows(slack_channel) == [(1, DeliveryStatus.RETRYING, 503), (2, DeliveryStatus.SENT, 200)]
+
+
+@pytest.mark.usefixtures("fast_retries")
+@pytest.mark.parametrize("status", [408, 425])
+def test_it_retries_a_408_or_425_instead_of_disabling_the_channel(
+    fired, slack_channel, http_server, mailoutbox, status
+):
+    http_server.respond(HOOK, Reply(status, "try again"), Reply(200, "ok"))
+
+    assert run_send(fired, slack_channel) == DeliveryStatus.SENT
+
+    assert rows(slack_channel) == [(1, DeliveryStatus.RETRYING, status), (2, DeliveryStatus.SENT, 200)]
+    slack_channel.refresh_from_db()
+    assert slack_channel.enabled and mailoutbox == []
+
+
+def test_it_escapes_slack_mentions_in_a_rule_name(project, slack_channel, http_server):
+    rule = make_rule(project, name="<!channel> checkout <@U123> & co", channels=[slack_channel])
+    http_server.respond(HOOK, Reply(200, "ok"))
+
+    run_send(make_fired_event(rule), slack_channel)
+
+    [request] = http_server.requests
+    assert b"<!channel>" not in request.body and b"<@U123>" not in request.body
+    body = request.json()
+    assert body["text"].startswith("[Critical] &lt;!channel&gt; checkout &lt;@U123&gt; &amp; co is firing")
+    assert "*Critical: &lt;!channel&gt; checkout" in body["blocks"][0]["text"]["text"]
 
 
 def test_it_disables_the_channel_on_a_404_and_tells_the_owners(

@@ -241,13 +241,17 @@ def test_a_rate_above_rule_compares_in_percent(project):
 # -- anomaly --------------------------------------------------------------------------------------
 
 
-def weekly_history(project, counts: list[int]) -> None:
-    """``counts[k]`` purchases in 11:00-12:00 of the day k+1 weeks before NOW (spread over the hour)."""
+def weekly_history_of(project, name: str, counts: list[int]) -> None:
+    """``counts[k]`` events in 11:00-12:00 of the day k+1 weeks before NOW (spread over the hour)."""
     records = []
     for weeks_ago, count in enumerate(counts, start=1):
         start = at("2026-11-12 11:00") - timedelta(weeks=weeks_ago)
-        records += events_at(project, "purchase", minutes(start.strftime("%Y-%m-%d %H:%M"), count))
+        records += events_at(project, name, minutes(start.strftime("%Y-%m-%d %H:%M"), count))
     store(records)
+
+
+def weekly_history(project, counts: list[int]) -> None:
+    weekly_history_of(project, "purchase", counts)
 
 
 def test_an_anomaly_rule_fires_outside_mean_plus_minus_k_stddev(project):
@@ -484,3 +488,52 @@ def test_the_preview_of_an_unsaved_rule_with_a_bad_filter_says_why(project):
     )
     result = preview(rule, now=NOW, days=1)
     assert result.points == [] and result.error.startswith("filters.0.property")
+
+
+def test_a_resolution_held_by_quiet_hours_is_sent_when_they_end(project):
+    rule = make_rule(
+        project,
+        "volume_below",
+        threshold=2,
+        window_minutes=10,
+        quiet_hours_start=time(12, 30),
+        quiet_hours_end=time(13, 0),
+    )
+    alert = evaluate_rule(rule.id, now=NOW).fired  # 12:00: told
+    assert alert.notified_at == NOW
+    store(events_at(project, "purchase", ["2026-11-12 12:32", "2026-11-12 12:33"]))
+    resolution = evaluate_rule(rule.id, now=at("2026-11-12 12:35")).resolved  # in quiet hours
+    assert resolution.notified_at is None and resolution.notify_pending
+    evaluate_rule(rule.id, now=at("2026-11-12 12:40"))
+    resolution.refresh_from_db()
+    assert resolution.notified_at is None  # still quiet
+    evaluate_rule(rule.id, now=at("2026-11-12 13:01"))
+    resolution.refresh_from_db()
+    assert resolution.notified_at == at("2026-11-12 13:01") and not resolution.notify_pending
+
+
+def test_an_anomaly_rule_pages_on_a_low_volume_events_outage(project):
+    weekly_history(project, [8, 9, 7, 8])  # the band's lower edge is below 0 at k = 3
+    rule = make_rule(project, "anomaly", anomaly_weeks=4, anomaly_deviations=3)
+    result = evaluate_rule(rule.id, now=NOW)  # no event at all this hour: e^-8 < P(3 deviations)
+    assert result.state == RuleState.FIRING and result.fired.values["lower"] == 0
+    rare = make_rule(project, "anomaly", event="refund", anomaly_weeks=4, anomaly_deviations=3)
+    weekly_history_of(project, "refund", [2, 1, 3, 2])  # none this hour is nothing unusual
+    assert evaluate_rule(rare.id, now=NOW).state == RuleState.OK
+
+
+def test_an_anomaly_rule_ignores_the_weeks_before_its_event_existed(project):
+    weekly_history(project, [40, 44, 0, 0])  # the event is two weeks old
+    store(events_at(project, "purchase", minutes("2026-11-12 11:00", 41)))
+    rule = make_rule(project, "anomaly", anomaly_weeks=4, anomaly_deviations=2)
+    result = evaluate_rule(rule.id, now=NOW)
+    assert result.state == RuleState.OK and result.reading.values["history"] == [40, 44]
+
+
+def test_an_unexpected_error_is_recorded_on_the_rule(project):
+    rule = make_rule(project, "volume_below", threshold=2, quiet_hours_start=time(1), quiet_hours_end=time(2))
+    AlertRule.objects.filter(id=rule.id).update(quiet_hours_timezone="Mars/Olympus_Mons")
+    assert evaluate_rule(rule.id, now=NOW).state == RuleState.ERROR
+    rule.refresh_from_db()
+    assert rule.state == RuleState.ERROR and "Mars/Olympus_Mons" in rule.last_error
+    assert not fired(rule)

@@ -8,10 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
-from alerts.models import AlertComment, AlertRule, Channel, Delivery, RuleKind
+from alerts.evaluation import Preview, PreviewPoint
+from alerts.models import AlertComment, AlertEvent, AlertRule, Channel, Delivery, RuleKind
 from analytics.plan.models import EventDefinition, EventStatus
 from projects.models import AuditLogEntry
 from tests.alerts.factories import make_channel, make_fired_event, make_resolved_event, make_rule
@@ -169,10 +172,21 @@ def test_it_answers_a_bad_rule_id_in_the_preview_with_404(client, project, membe
     assert client.get(url("alert-rule-preview", project) + "?rule=999999").status_code == 404
 
 
-def test_every_write_needs_its_csrf_token(project, member, rule):
+def test_every_write_needs_its_csrf_token(project, member, rule, channel, fired, live_event):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
-    assert client.post(url("alert-rule-toggle", project, rule.id)).status_code == 403
+    posts = [
+        address
+        for method, address in every_url(project, rule, channel, fired, live_event)
+        if method == "post"
+    ]
+    assert len(posts) >= 10
+    for address in posts:
+        response = client.post(address, {"duration": "1h", "body": "hi", **volume_form(project)})
+        assert response.status_code == 403, address
+    rule.refresh_from_db()
+    assert rule.enabled and rule.muted_until is None and not fired.comments.exists()
+    assert Channel.objects.filter(id=channel.id).exists() and not AuditLogEntry.objects.exists()
     page = client.get(url("alert-rules", project)).content.decode()
     assert 'name="csrfmiddlewaretoken"' in page and "X-CSRFToken" in page
 
@@ -225,6 +239,17 @@ def test_the_rule_page_shows_definition_history_and_loads_its_preview(
     assert f'hx-get="{url("alert-rule-preview", project)}?rule={rule.id}"' in html
     assert html.count(f'href="{url("alert-event", project, fired.id)}"') == 1 and "Resolved" in html
     assert "no channel yet" not in html
+
+
+def test_it_shows_why_the_evaluation_failed_on_the_now_card(client, project, member, rule):
+    client.force_login(member)
+    html = client.get(url("alert-rule", project, rule.id)).content.decode()
+    assert "last-error" not in html and "The last evaluation failed" not in html
+    AlertRule.objects.filter(id=rule.id).update(state="error", last_error="Unknown property: plan_tier")
+    html = client.get(url("alert-rule", project, rule.id)).content.decode()
+    assert "The last evaluation failed" in html and "Evaluation failed" in html
+    assert '<dd class="error last-error">Unknown property: plan_tier</dd>' in html
+    assert html.count("last-error") == 1
 
 
 def test_the_rule_page_says_when_a_rule_has_no_channel(client, project, member, rule):
@@ -451,6 +476,23 @@ def test_the_preview_of_an_anomaly_rule_has_a_band_and_no_threshold(client, proj
     assert data["threshold"] is None and "lower" in data and "upper" in data
 
 
+def preview_caption(project, *, window_minutes: int, step_minutes: int) -> str:
+    rule = AlertRule(project=project, kind=RuleKind.VOLUME_BELOW, window_minutes=window_minutes)
+    moment = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+    result = Preview([PreviewPoint(moment, 3.0, False)], 10.0, "events", [], step_minutes=step_minutes)
+    context = {"project": project, "result": result, "rule": rule, "chart": {}, "threshold_text": "10"}
+    return render_to_string("alerts/_preview.html", context)
+
+
+def test_the_preview_says_when_its_points_skip_windows(project):
+    html = preview_caption(project, window_minutes=5, step_minutes=15)
+    assert "one point every 15 minutes" in html
+    assert "each point is the 5-minute window ending then; windows in between are not drawn" in html
+    for window in (15, 60):
+        html = preview_caption(project, window_minutes=window, step_minutes=window)
+        assert "windows in between" not in html
+
+
 def test_the_preview_of_an_incomplete_form_says_what_is_missing(client, project, member):
     client.force_login(member)
     response = client.post(url("alert-rule-preview", project), volume_form(project, event=""))
@@ -612,6 +654,17 @@ def test_a_disabled_channel_shows_why_and_is_enabled_again(client, project, memb
     assert channel.enabled and channel.disabled_reason == ""
 
 
+def test_the_channel_list_shows_why_the_last_delivery_failed(client, project, member, channel, fired):
+    Delivery.objects.create(project=project, channel=channel, alert_event=fired, status="sent")
+    client.force_login(member)
+    assert "last-delivery-error" not in client.get(url("alert-channels", project)).content.decode()
+    Delivery.objects.create(
+        project=project, channel=channel, alert_event=fired, status="failed", error="Mailbox unavailable"
+    )
+    html = client.get(url("alert-channels", project)).content.decode()
+    assert '<div class="small error last-delivery-error">Mailbox unavailable</div>' in html
+
+
 def test_it_deletes_a_channel(client, project, member, channel):
     client.force_login(member)
     assert client.post(url("alert-channel-delete", project, channel.id)).status_code == 302
@@ -643,6 +696,22 @@ def test_the_history_filters_by_rule_kind_severity_and_date(client, project, mem
     assert "No alerts match" in page(date_from=str(today + timedelta(days=1)))
     response = client.get(url("alert-history", project), {"rule": "nonsense", "date_from": "yesterday"})
     assert response.status_code == 400
+
+
+def test_the_history_reads_its_dates_in_the_projects_time_zone(client, project, member, rule):
+    project.timezone = "Asia/Shanghai"  # UTC+8: 20:00 UTC on 1 January is 04:00 on 2 January there
+    project.save(update_fields=["timezone"])
+    make_fired_event(rule, created_at=datetime(2024, 1, 1, 20, 0, tzinfo=UTC))
+    client.force_login(member)
+
+    def rows(**query) -> int:
+        html = client.get(url("alert-history", project), query).content.decode()
+        return max(html.count("<tr>") - 1, 0)  # less the header row, when there is a table
+
+    assert rows(date_from="2024-01-02", date_to="2024-01-02") == 1
+    assert rows(date_to="2024-01-01") == rows(date_from="2024-01-03") == 0
+    assert "(Asia/Shanghai)" in client.get(url("alert-history", project)).content.decode()
+    assert client.get(url("alert-history", project), {"date_to": "9999-12-31"}).status_code == 200
 
 
 def test_the_history_is_paginated(client, project, member, rule):
@@ -727,3 +796,32 @@ def test_bad_channel_input_is_a_400_never_a_500(client, project, member):
     ):
         assert client.post(url("alert-channel-create", project), data).status_code == 400, data
     assert not Channel.objects.exists()
+
+
+# --- the admin ---------------------------------------------------------------------------------------
+
+
+def test_the_admin_cannot_attach_a_channel_and_disables_through_the_audited_action(
+    client, project, owner, rule, channel, fired
+):
+    staff = get_user_model().objects.create_superuser("staff-admin", "staff@example.com", "pw-unused-123")
+    foreign = make_channel(make_project(owner=owner), "email", {"addresses": ["x@example.com"]})
+    rule.channels.set([channel])
+    client.force_login(staff)
+    address = reverse("admin:alerts_alertrule_change", args=[rule.id])
+    html = client.get(address).content.decode()
+    assert 'name="channels"' not in html and 'name="enabled"' in html
+    response = client.post(address, {"channels": [str(foreign.id)], "name": "Renamed", "_save": "Save"})
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert list(rule.channels.all()) == [channel] and rule.name == "Checkout volume low"
+    assert not rule.enabled
+    assert AuditLogEntry.objects.get(action="alert_rule.disable", target_id=str(rule.id)).actor == staff
+    fired.refresh_from_db()
+    assert fired.state == "resolved"
+    assert AlertEvent.objects.filter(fired_event=fired, silenced_reason="rule disabled").exists()
+    address = reverse("admin:alerts_channel_change", args=[channel.id])
+    assert client.post(address, {"_save": "Save"}).status_code == 302
+    channel.refresh_from_db()
+    assert not channel.enabled
+    assert AuditLogEntry.objects.filter(action="channel.update", target_id=str(channel.id)).exists()

@@ -6,6 +6,7 @@ from analytics.views import (
     console,
     dashboards,
     debug,
+    demo_shop,
     insights,
     live,
     plan,
@@ -18,6 +19,8 @@ V = "projects/<slug:slug>/"
 P = V + "plan/"
 
 urlpatterns = [
+    path("demo/shop/", demo_shop.shop, name="demo-shop"),
+    path("demo/shop/<path:route>", demo_shop.shop, name="demo-shop-route"),
     path(P, plan.plan_list, name="plan-list"),
     path(P + "events/new/", plan.event_create, name="plan-event-create"),
     path(P + "events/<int:event_id>/", plan.event_page, name="plan-event"),

@@ -197,6 +197,20 @@ def take_screenshots(*, base_url: str, out_dir: Path, username: str, password: s
             expect(page.locator(".comment").first).to_be_visible()
             shoot(page, "alert-event")
 
+            # The inspector first: its feed is filled only while someone watches.
+            page.goto(f"/projects/{DEMO_PROJECT}/live/?environment=production")
+            page.wait_for_function("() => window.htmx !== undefined")
+            shop = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 800})
+            shop.goto("/demo/shop/")
+            shop.get_by_role("button", name="Add to cart").first.click()
+            shop.get_by_role("link", name="Ultralight tent").click()
+            expect(shop.get_by_role("heading", name="Ultralight tent")).to_be_visible()
+            shop.evaluate("() => beacon.flush()")
+            shop.screenshot(path=str(out_dir / "demo-shop.png"))
+            written.append(out_dir / "demo-shop.png")
+            expect(page.locator("text=add_to_cart").first).to_be_visible(timeout=15_000)
+            shoot(page, "live-shop")
+
             page.context.clear_cookies()
             page.goto("/signup/")
             expect(page.locator("input[name=email]")).to_be_visible()

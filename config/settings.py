@@ -279,6 +279,9 @@ LOGGING = {
     },
 }
 
+# The demo shop (analytics/demo_shop.py): its write key, written by `seed_demo`.
+DEMO_SHOP_CONFIG = env_str("BEACON_DEMO_SHOP_CONFIG", str(services.local_dir() / "demo-shop.json"))
+
 # --- Alerts (alerts/) ------------------------------------------------------------------------------
 
 # Windows end this long before the evaluation minute: events accepted into the stream a moment ago

@@ -57,7 +57,7 @@ def _validated(*, host: str, write_key: str, secret_key: str | None, environment
 
 # Templates use string.Template's $names, so the braces of JS, JSON and Python dicts stay literal.
 _BROWSER = """\
-<script src="$host/static/sdk/beacon.js" defer></script>
+<script src="$host/sdk/beacon.min.js" defer></script>
 <script>
   document.addEventListener("DOMContentLoaded", function () {
     beacon.init("$write_key", { host: "$host", environment: "$environment" });

@@ -52,6 +52,12 @@ def _static_files_without_collectstatic():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _demo_shop_config_of_this_test(settings, tmp_path):
+    """seed_demo writes the demo shop's key: into this test's directory, never the developer's .local/."""
+    settings.DEMO_SHOP_CONFIG = str(tmp_path / "demo-shop.json")
+
+
 @pytest.fixture
 def store(db):
     return get_store()

@@ -62,6 +62,16 @@ def _string(value) -> str | None:
 # --- native (Altertable-compatible) -------------------------------------------------------------
 
 
+# What a native message's optional `context` may add to the stored context (beacon.js sends these;
+# library, page, app and userAgent are read into their own fields).
+NATIVE_CONTEXT_KEYS = ("screen", "viewport", "locale", "timezone", "device", "campaign")
+
+
+def _object(container: dict, key: str) -> dict:
+    value = container.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def split_native(body, kind: str) -> Envelope:
     if isinstance(body, list):
         return Envelope(messages=body, is_batch=True)
@@ -99,6 +109,8 @@ def map_native(message: dict, kind: str) -> Incoming:
         page_name = message.get("name") or message.get("event")
         if page_name is not None:
             properties = {**properties, "name": page_name}
+    context = object_field(message, "context") or {}
+    library, page, app = (_object(context, key) for key in ("library", "page", "app"))
     return Incoming(
         event=name,
         properties=properties,
@@ -111,16 +123,20 @@ def map_native(message: dict, kind: str) -> Incoming:
         sent_at=message.get("sent_at"),
         message_id=text_field(message, "message_id") or text_field(message, "uuid"),
         person=person,
-        library_name=_string(properties.get("$lib")),
-        library_version=_string(properties.get("$lib_version")),
-        user_agent=_string(properties.get("$user_agent")),
+        library_name=_string(properties.get("$lib")) or _string(library.get("name")),
+        library_version=_string(properties.get("$lib_version")) or _string(library.get("version")),
+        user_agent=_string(properties.get("$user_agent")) or _string(context.get("userAgent")),
         page=page_from(
-            properties.get("$url"),
-            properties.get("$pathname"),
-            properties.get("$referer") or properties.get("$referrer"),
-            properties.get("$title"),
+            properties.get("$url") or page.get("url"),
+            properties.get("$pathname") or page.get("path"),
+            properties.get("$referer") or properties.get("$referrer") or page.get("referrer"),
+            properties.get("$title") or page.get("title"),
+            page.get("search"),
         ),
-        app_version=_string(properties.get("$app_version")) or _string(properties.get("app_version")),
+        app_version=_string(properties.get("$app_version"))
+        or _string(properties.get("app_version"))
+        or _string(app.get("version")),
+        extra_context={key: context[key] for key in NATIVE_CONTEXT_KEYS if key in context},
     )
 
 

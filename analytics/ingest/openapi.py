@@ -26,6 +26,16 @@ class _Common(serializers.Serializer):
         required=False,
         help_text="A message id: the same id in the same project is stored once, however often it is retried.",
     )
+    sent_at = serializers.CharField(
+        required=False,
+        help_text="When the SDK sent it (ISO 8601): corrects the timestamp for a wrong device clock.",
+    )
+    context = serializers.DictField(
+        required=False,
+        help_text="Where it happened, as beacon.js sends it: `library` {name, version}, `page` {url, path, "
+        "referrer, title, search}, `app` {version}, `userAgent`, `screen`, `viewport`, `locale`, `timezone`, "
+        "`device` {type}, `campaign`. Stored in the event's context; other keys are dropped.",
+    )
 
 
 class TrackEvent(_Common):

@@ -39,6 +39,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-API-Key, Authorization",
     "Access-Control-Max-Age": "86400",
+    # Browsers hide other headers from another origin's script: beacon.js backs off as told on 429/503.
+    "Access-Control-Expose-Headers": "Retry-After",
 }
 
 

@@ -5,7 +5,7 @@ Each route takes an optional trailing slash, so APPEND_SLASH never redirects a P
 
 from django.urls import path, re_path
 
-from analytics.ingest import views
+from analytics.ingest import sdk, views
 
 NATIVE_VIEWS = {
     "track": views.NativeTrackView,
@@ -16,6 +16,7 @@ NATIVE_VIEWS = {
 }
 
 urlpatterns = [
+    path("sdk/<str:name>", sdk.sdk_file, name="sdk-file"),
     *(path(kind, view.as_view(), name=f"ingest-{kind}") for kind, view in NATIVE_VIEWS.items()),
     *(path(f"{kind}/", view.as_view()) for kind, view in NATIVE_VIEWS.items()),
     re_path(r"^v1/batch/?$", views.SegmentView.as_view(kind="batch"), name="ingest-segment-batch"),

@@ -157,6 +157,47 @@ def test_segment_context_gives_page_app_version_and_library(client, project, own
     assert "ip" not in context  # the project does not keep IPs (the default)
 
 
+def test_a_native_context_gives_page_library_app_version_screen_and_locale(client, project, owner):
+    """What beacon.js sends: the page and the device in `context`, the properties left to the app."""
+    key = new_key(project, owner)
+    message = {
+        "environment": "production",
+        "event": "add_to_cart",
+        "anonymous_id": "anon-1",
+        "properties": {"product_id": "sku-1"},
+        "context": {
+            "library": {"name": "beacon.js", "version": "1.0.0"},
+            "page": {
+                "url": "https://shop.example/p/1?ref=x",
+                "path": "/p/1",
+                "title": "Tent",
+                "search": "?ref=x",
+            },
+            "app": {"version": "2.4.0"},
+            "screen": {"width": 390, "height": 844},
+            "viewport": {"width": 390, "height": 700},
+            "locale": "de-DE",
+            "timezone": "Europe/Berlin",
+            "device": {"type": "mobile"},
+            "unknown": "dropped",
+        },
+    }
+    assert post(client, "/track?sync=true", [message], key=key).status_code == 200
+    [stored] = stored_events(project)
+    context = stored["context"]
+    assert stored["properties"] == {"product_id": "sku-1"}
+    assert context["library"] == {"name": "beacon.js", "version": "1.0.0"}
+    assert context["page"] == {
+        "url": "https://shop.example/p/1?ref=x",
+        "path": "/p/1",
+        "title": "Tent",
+        "search": "?ref=x",
+    }
+    assert context["app_version"] == "2.4.0" and context["locale"] == "de-DE"
+    assert context["screen"] == {"width": 390, "height": 844} and context["timezone"] == "Europe/Berlin"
+    assert context["device"] == {"type": "mobile"} and "unknown" not in context
+
+
 def test_the_ip_is_kept_only_when_the_project_says_so(
     client, project, owner, django_capture_on_commit_callbacks
 ):

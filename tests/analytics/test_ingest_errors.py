@@ -163,6 +163,8 @@ def test_a_full_backlog_answers_503_with_retry_after(client, project, owner, str
     response = post(client, "/track", good(), key=key)
     body = _error(response, 503, "backlog-full")
     assert response["Retry-After"] == "5" and "nothing was stored" in body["message"]
+    # A browser SDK on another origin may read it (beacon.js backs off as told).
+    assert response["Access-Control-Expose-Headers"] == "Retry-After"
 
 
 def test_no_route_redirects_a_post_and_preflight_allows_browsers(client, project, owner, streams):

@@ -55,7 +55,7 @@ def test_no_snippet_contains_the_secret_key():
 def test_the_browser_snippet_loads_beacon_js_with_the_write_key_and_environment():
     browser = snippets()["browser"]
     assert browser.language == "html"
-    assert f'<script src="{HOST}/static/sdk/beacon.js"' in browser.code
+    assert f'<script src="{HOST}/sdk/beacon.min.js"' in browser.code
     assert f'beacon.init("{WRITE_KEY}", {{ host: "{HOST}", environment: "{ENVIRONMENT}" }})' in browser.code
     assert "beacon.track(" in browser.code
     assert SECRET not in browser.code
@@ -199,7 +199,7 @@ def test_the_template_shows_every_snippet_escaped_with_a_copy_button():
         assert f'id="snippet-{snippet.slug}"' in html
         assert snippet.title in html
     # The browser snippet is HTML: it must be shown as text, never run on our page.
-    assert "&lt;script src=&quot;https://beacon.example.com/static/sdk/beacon.js&quot;" in html
+    assert "&lt;script src=&quot;https://beacon.example.com/sdk/beacon.min.js&quot;" in html
     assert f'<script src="{HOST}' not in html
     assert SECRET not in html
 

@@ -16,6 +16,7 @@ class Command(BaseCommand):
             f"  URL:          {url}/",
             f"  Demo login:   {DEMO_USERNAME} / {DEMO_PASSWORD}",
             f"  Demo project: {url}/projects/{DEMO_PROJECT}/",
+            f"  Demo shop:    {url}/demo/shop/  (instrumented with beacon.js: watch it in Verify → Live)",
             f"  API keys:     {url}/projects/{DEMO_PROJECT}/keys/",
             f"                or: .venv/bin/python manage.py create_api_key --project {DEMO_PROJECT} "
             "--environment production --kind write",

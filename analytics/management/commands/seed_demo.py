@@ -12,6 +12,7 @@ from alerts.evaluation import evaluate_rule
 from alerts.models import AlertRule
 from analytics.demo import generate
 from analytics.demo_plan import DEMO_PLAN, with_release_candidate_bugs
+from analytics.demo_shop import ShopConfig, load_config, save_config
 from analytics.identity import resolve_persons
 from analytics.insights.actions import do_add_tile, do_create_dashboard, do_save_insight
 from analytics.insights.funnels import precompute
@@ -24,7 +25,8 @@ from analytics.storage import get_store
 from analytics.verification.debug import do_add_test_case
 from analytics.verification.models import EventTestCase, Release, RuleKind
 from analytics.verification.releases import do_check_release, do_declare_release
-from projects.models import Environment, Membership, Organization, Project, Role
+from projects.actions import do_create_api_key
+from projects.models import ApiKeyKind, Environment, Membership, Organization, Project, Role
 
 DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@beacon.local"
@@ -164,6 +166,7 @@ class Command(BaseCommand):
         buckets = store.refresh_rollups()
         self.seed_analysis(project, user)
         self.seed_alerts(project, environments, user)
+        self.seed_demo_shop(project, environments["production"], user)
         self.stdout.write(
             f"demo: project {project.slug!r}, {written} new events written, {buckets} rollup buckets refreshed"
         )
@@ -240,6 +243,17 @@ class Command(BaseCommand):
                 acting_user=user,
             )
             evaluate_rule(rule.id)
+
+    @staticmethod
+    def seed_demo_shop(project, environment, user) -> None:
+        """A write key for the demo shop (/demo/shop/), unless the one it has still works."""
+        config = load_config()
+        if config is not None and config.project == project.slug:
+            return
+        _, raw_key = do_create_api_key(
+            environment=environment, kind=ApiKeyKind.WRITE, name="Demo shop (browser)", acting_user=user
+        )
+        save_config(ShopConfig(write_key=raw_key, environment=environment.slug, project=project.slug))
 
     @staticmethod
     def checked(plan, records, buggy: bool, policy: str):

@@ -85,8 +85,23 @@ def project_of_request(request) -> Project:
         raise exceptions.NotFound("No such project.") from None
 
 
+class UnparsableBody(QueryError):
+    """A body that is not JSON: a 400 in the documented shape (`field` empty: the body)."""
+
+    code = "parse_error"
+
+
+def body_of(request):
+    """The parsed JSON body. DRF's ParseError would answer without `field`, which the 400 documents."""
+    try:
+        return request.data
+    except exceptions.ParseError as error:
+        raise UnparsableBody("", str(error.detail)) from None
+
+
 def invalid_query(error: QueryError) -> Response:
-    return Response({"code": "invalid_query", "field": error.field, "message": error.message}, status=400)
+    code = getattr(error, "code", "invalid_query")
+    return Response({"code": code, "field": error.field, "message": error.message}, status=400)
 
 
 def query_view(view):
@@ -306,7 +321,7 @@ class SavedInsightResultSerializer(serializers.Serializer):
 
 
 class QueryErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="`invalid_query`.")
+    code = serializers.CharField(help_text="`invalid_query`, or `parse_error` for a body that is not JSON.")
     field = serializers.CharField(
         help_text="The field at fault, as a path (`series.0.property`); empty for the body."
     )
@@ -428,7 +443,7 @@ def query_trends(request):
     with filters, a breakdown and the previous period. Results are cached for up to 30 seconds."""
     project = project_of_request(request)
     try:
-        definition = parse_trend(request.data)
+        definition = parse_trend(body_of(request))
         result = cached_trend(project, definition)
     except QueryError as error:
         return invalid_query(error)
@@ -518,7 +533,7 @@ def query_funnels(request):
     fall inside the window), conversion from the first and the previous step, drop-off and times."""
     project = project_of_request(request)
     try:
-        definition = parse_funnel(request.data)
+        definition = parse_funnel(body_of(request))
         result = run_funnel(project, definition)
     except QueryError as error:
         return invalid_query(error)
@@ -593,7 +608,7 @@ def query_retention(request):
     share of each coming back with another event, per day or week after."""
     project = project_of_request(request)
     try:
-        definition = parse_retention(request.data)
+        definition = parse_retention(body_of(request))
         result = run_retention(project, definition)
     except QueryError as error:
         return invalid_query(error)

@@ -27,6 +27,13 @@
     if (answered !== null && answered !== generation.value) event.detail.shouldSwap = false;
   });
 
+  // While paused the poller skips its turns (a trigger filter would need eval, which the CSP forbids).
+  document.body.addEventListener("htmx:confirm", (event) => {
+    if (event.detail.elt.id === "live-poller" && document.body.classList.contains("live-paused")) {
+      event.preventDefault();
+    }
+  });
+
   toggle.addEventListener("click", () => setPaused(!document.body.classList.contains("live-paused")));
   document.getElementById("live-clear").addEventListener("click", () => { rows.replaceChildren(); });
 

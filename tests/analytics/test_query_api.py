@@ -245,7 +245,22 @@ def test_malformed_json_is_a_400(client, shop, secret):
         "/api/v1/query/trends", "{nope", content_type="application/json", headers={"X-API-Key": secret}
     )
     assert response.status_code == 400
-    assert response.json()["code"] == "parse_error"
+    answer = response.json()
+    assert answer["code"] == "parse_error"
+    # the documented 400 shape (found by tests/fuzz): `field` is empty for the body as a whole
+    assert answer["field"] == ""
+    assert "JSON parse error" in answer["message"]
+
+
+@pytest.mark.parametrize("path", ["trends", "funnels", "retention"])
+@pytest.mark.parametrize("body", [b"\x00", b"zvy\xf8W\xe0\xa7rC"])
+def test_a_body_that_is_not_json_is_a_400_in_the_documented_shape(client, shop, secret, path, body):
+    response = client.post(
+        f"/api/v1/query/{path}", body, content_type="application/json", headers={"X-API-Key": secret}
+    )
+    assert response.status_code == 400
+    assert response.json().keys() == {"code", "field", "message"}
+    assert response.json()["field"] == ""
 
 
 # --- funnels and retention ---------------------------------------------------------------------------

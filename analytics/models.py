@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -104,6 +105,59 @@ class IdentityWarning(models.Model):
         return f"{self.kind}: {self.distinct_id} / {self.other_distinct_id}"
 
 
+class DataJob(models.Model):
+    """A long data-management job run by a Celery worker: deleting a person (GDPR) or exporting
+    events. Its progress (rows done / total) lives on the row, for the job page to poll."""
+
+    class Kind(models.TextChoices):
+        DELETE_PERSON = "delete_person", "Delete a person"
+        EXPORT = "export", "Export events"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="data_jobs")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # What the job works on: the person to delete, or the export's range, environment and format.
+    params = models.JSONField(default=dict)
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    # An export's file, relative to the export directory; removed once expires_at has passed.
+    file_name = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, self.progress_done * 100 // self.progress_total)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+
 from analytics.insights.models import (  # noqa: E402
     Dashboard,
     DashboardTile,
@@ -133,6 +187,7 @@ __all__ = [
     "FunnelResult",
     "Insight",
     "InsightKind",
+    "DataJob",
     "DebugSession",
     "EventDefinition",
     "EventTestCase",

@@ -64,3 +64,19 @@ def precompute_funnel(insight_id: int) -> bool:
 
     insight = Insight.objects.select_related("project").filter(id=insight_id).first()
     return insight is not None and precompute(insight, force=True)
+
+
+@shared_task
+def run_data_job(job_id: int) -> str:
+    """A GDPR deletion or an export, requested from the data page. No expires: it must run."""
+    from analytics.datajobs import run_job
+
+    return run_job(job_id)
+
+
+@shared_task(expires=3600)
+def delete_expired_exports() -> int:
+    """Hourly: export files past their expiry (BEACON_EXPORT_EXPIRY_DAYS), and their download links."""
+    from analytics.datajobs import delete_expired_exports as delete_expired
+
+    return delete_expired(timezone.now())

@@ -114,3 +114,13 @@ urlpatterns = [
     ),
     path(V + "analysis/kpis/new/", dashboards.kpi_create, name="kpi-create"),
 ]
+
+from analytics.views import datajobs  # noqa: E402  (data management: GDPR deletion, exports)
+
+urlpatterns += [
+    path(V + "data/", datajobs.data_page, name="data"),
+    path(V + "data/delete-person/", datajobs.delete_person, name="data-delete-person"),
+    path(V + "data/export/", datajobs.export_events, name="data-export"),
+    path(V + "data/jobs/<int:job_id>/", datajobs.job_page, name="data-job"),
+    path(V + "data/jobs/<int:job_id>/download/", datajobs.job_download, name="data-job-download"),
+]

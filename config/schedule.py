@@ -48,4 +48,9 @@ BEAT_SCHEDULE = {
         "schedule": MINUTE,
         "options": {"expires": MINUTE},
     },
+    "delete-expired-exports": {
+        "task": "analytics.tasks.delete_expired_exports",
+        "schedule": crontab(minute=23),
+        "options": {"expires": HOUR},
+    },
 }

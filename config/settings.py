@@ -283,6 +283,10 @@ LOGGING = {
 # The demo shop (analytics/demo_shop.py): its write key, written by `seed_demo`.
 DEMO_SHOP_CONFIG = env_str("BEACON_DEMO_SHOP_CONFIG", str(services.local_dir() / "demo-shop.json"))
 
+# Data jobs (analytics/datajobs.py): where exports are written, and how long their files are kept.
+EXPORT_DIR = env_str("BEACON_EXPORT_DIR", str(services.local_dir() / "exports"))
+EXPORT_EXPIRY_DAYS = env_int("BEACON_EXPORT_EXPIRY_DAYS", 7, minimum=1, maximum=365)
+
 # --- Alerts (alerts/) ------------------------------------------------------------------------------
 
 # Windows end this long before the evaluation minute: events accepted into the stream a moment ago

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from analytics.datajobs import do_request_export
 from analytics.insights.actions import do_add_tile, do_create_dashboard, do_save_insight
 from analytics.plan.actions import do_add_property, do_create_event
 from analytics.plan.models import PropertyGroup
@@ -66,6 +67,15 @@ def build_world(project: Project, owner) -> World:
     secret_key, raw_secret = do_create_api_key(
         environment=production, kind=ApiKeyKind.SECRET, acting_user=owner
     )
+    export_job = do_request_export(
+        project=project,
+        environment=production,
+        start_date=timezone.localdate(),
+        end_date=timezone.localdate(),
+        event="",
+        file_format="csv",
+        acting_user=owner,
+    )
     organization = project.organization
     membership = organization.memberships.exclude(role=Role.OWNER).first() or organization.memberships.first()
     invitation = Invitation.objects.create(
@@ -98,6 +108,7 @@ def build_world(project: Project, owner) -> World:
         "secret_key_id": secret_key.id,
         "membership_id": membership.id,
         "invitation_id": invitation.id,
+        "job_id": export_job.id,
         "format_name": "json",
         "language": "typescript",
         "entry_id": "1-0",

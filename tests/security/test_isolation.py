@@ -79,7 +79,7 @@ KNOWN_KWARGS = {
     "slug", "org_slug", "environment_slug", "event_id", "event_definition_id", "prop_id", "group_id",
     "number", "case_id", "session_id", "release_id", "insight_id", "dashboard_id", "tile_id", "rule_id",
     "channel_id", "alert_event_id", "key_id", "membership_id", "invitation_id", "format_name",
-    "language", "entry_id", "index",
+    "language", "entry_id", "index", "job_id",
 }  # fmt: skip
 
 

@@ -336,3 +336,23 @@ def test_ingestion_refuses_a_revoked_key_and_another_environments_key(two_projec
     }
     for path, body in bodies.items():
         assert ingest_post(client, path, body, key=world_a.raw_keys["write"]).status_code == 401, path
+
+
+# --- 5. CSRF -------------------------------------------------------------------------------------------
+
+
+def test_every_page_refuses_a_post_without_its_csrf_token(two_projects):
+    """Every project and organization route, posted by its own owner from a client that enforces CSRF
+    as a browser would, without the token: 403, or 405 where the route takes no POST at all."""
+    _, world_b, _, owner_b = two_projects
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner_b)
+    unguarded, refused = [], 0
+    for route in tenant_routes():
+        url = route.url(url_kwargs(world_b, route.kwargs))
+        status = client.post(url, {"name": "x"}).status_code
+        refused += status == 403
+        if status not in (403, 405):
+            unguarded.append(f"POST {url} ({route.name}): {status}")
+    assert refused > 40  # the writes really were refused for the missing token, not skipped
+    assert not unguarded, "These accept a POST without a CSRF token:\n" + "\n".join(unguarded)

@@ -15,6 +15,7 @@ from analytics.storage.base import ROLLUP_RELATIONS, EventStore
 
 PARTITION_PREFIX = "events_p"
 REFRESH_LOCK_KEY = 7_240_001  # pg_advisory lock: one rollup refresh at a time
+PARTITION_LOCK_KEY = 7_240_002  # pg_advisory lock: one partition creator at a time
 
 _ROLLUP_TABLES = (
     """
@@ -162,20 +163,38 @@ class PostgresStore(EventStore):
     # --- partitions --------------------------------------------------------------------------
 
     def ensure_partitions(self, days) -> int:
+        """Create the daily partitions ``days`` need.
+
+        TRICKY: ``CREATE TABLE IF NOT EXISTS`` does not protect two writers creating the same
+        partition at once (the loser gets DuplicateTable, and its batch was dead-lettered: found by
+        bench/chaos.py). Creators take a lock held to the end of their transaction and look again.
+        """
         created = 0
         with connection.cursor() as cursor:
             for day in sorted(set(days) - self._known_days):
-                cursor.execute("SELECT to_regclass(%s)", [partition_name(day)])
-                if cursor.fetchone()[0] is None:
-                    cursor.execute(
-                        sql.SQL(
-                            "CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM (%s) TO (%s)"
-                        ).format(sql.Identifier(partition_name(day))),
-                        [_day_start(day), _day_start(day + timedelta(days=1))],
-                    )
-                    created += 1
+                if not self._partition_exists(cursor, day):
+                    with transaction.atomic():
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK_KEY])
+                        if not self._partition_exists(cursor, day):
+                            cursor.execute(
+                                sql.SQL(
+                                    "CREATE TABLE {} PARTITION OF events FOR VALUES FROM (%s) TO (%s)"
+                                ).format(sql.Identifier(partition_name(day))),
+                                [_day_start(day), _day_start(day + timedelta(days=1))],
+                            )
+                            created += 1
                 self._known_days.add(day)
         return created
+
+    @staticmethod
+    def _partition_exists(cursor, day: date) -> bool:
+        # TRICKY: pg_class itself, not to_regclass(): a name lookup may answer from the session's
+        # catalog cache, which has not seen the table another writer committed a moment ago.
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = %s AND relnamespace = current_schema()::regnamespace)",
+            [partition_name(day)],
+        )
+        return cursor.fetchone()[0]
 
     def prepare_for(self, records) -> None:
         self.ensure_partitions({record.time.astimezone(UTC).date() for record in records})

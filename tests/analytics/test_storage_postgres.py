@@ -89,3 +89,40 @@ def test_retention_drops_whole_expired_partitions_and_their_rollups(store):
             [project.id, now - timedelta(days=30)],
         )
         assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_creating_the_same_partition_at_once_both_succeed(store):
+    """Found by bench/chaos.py: the second CREATE of a partition failed (DuplicateTable) and its
+    writer dead-lettered an acknowledged batch. Each writer here creates the day's partition in its
+    own transaction; the first keeps its transaction open a moment, as a writer's batch does."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    from analytics.storage.postgres import PostgresStore
+
+    day = datetime(2032, 2, 29, tzinfo=UTC).date()
+    started, errors = threading.Barrier(2), []
+
+    def writer(hold_seconds: float) -> None:
+        try:
+            started.wait(timeout=10)
+            with transaction.atomic():
+                PostgresStore().ensure_partitions({day})
+                time.sleep(hold_seconds)
+        except Exception as error:  # reported below, with its type
+            errors.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(hold,)) for hold in (0.5, 0.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [partition_name(day)])
+        assert cursor.fetchone()[0]
